@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+// SwiftLXC: a Linux container runtime in Swift that reimplements the LXC API.
+// Targets follow Docs/architecture.md: one per kernel subsystem, each importing only
+// the targets listed before it.
+
+import PackageDescription
+
+let package = Package(
+    name: "SwiftLXC",
+    products: [
+        .library(name: "LXC", targets: ["LXC"]),
+        .executable(name: "swiftlxc", targets: ["swiftlxc"]),
+    ],
+    targets: [
+        // C lives only in these three shim targets.
+        .target(name: "CShim"),
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCap",
+            pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]
+        ),
+
+        .target(name: "LXCSystem", dependencies: ["CShim"]),
+        .target(name: "LXC", dependencies: ["LXCSystem"]),
+
+        .executableTarget(name: "swiftlxc", dependencies: ["LXC", "LXCSystem"]),
+        .executableTarget(name: "swiftlxc-bench", dependencies: ["LXCSystem"]),
+
+        .testTarget(
+            name: "LXCSystemTests",
+            dependencies: ["LXCSystem", "CSeccomp", "CCap"]
+        ),
+        .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

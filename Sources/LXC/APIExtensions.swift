@@ -1,0 +1,61 @@
+/// LXC's API-extension registry: the names of `lxc_has_api_extension`, in LXC's order, each
+/// true only once SwiftLXC implements its feature and tests it.
+public enum APIExtensions {
+    /// One entry of LXC's `api_extensions[]`.
+    public struct Entry: Sendable, Equatable {
+        public let name: String
+        /// Whether SwiftLXC implements and tests the feature this name stands for.
+        public let isAvailable: Bool
+    }
+
+    /// Every name LXC knows, in `api_extensions[]` order (LXC 7.0.0, which appends
+    /// `environment_runtime_hooks` to 5.0.2's 29 names).
+    public static let all: [Entry] = [
+        // The log: levels, LXC's line format, file and stderr appenders (LXCSystem.Log).
+        Entry(name: "lxc_log", isAvailable: true),
+        Entry(name: "lxc_config_item_is_supported", isAvailable: false),
+        Entry(name: "console_log", isAvailable: false),
+        Entry(name: "reboot2", isAvailable: false),
+        Entry(name: "mount_injection", isAvailable: false),
+        Entry(name: "cgroup_relative", isAvailable: false),
+        Entry(name: "mount_injection_file", isAvailable: false),
+        Entry(name: "seccomp_allow_nesting", isAvailable: false),
+        Entry(name: "seccomp_notify", isAvailable: false),
+        Entry(name: "network_veth_routes", isAvailable: false),
+        Entry(name: "network_ipvlan", isAvailable: false),
+        Entry(name: "network_l2proxy", isAvailable: false),
+        Entry(name: "network_gateway_device_route", isAvailable: false),
+        Entry(name: "network_phys_macvlan_mtu", isAvailable: false),
+        Entry(name: "network_veth_router", isAvailable: false),
+        Entry(name: "cgroup2_devices", isAvailable: false),
+        Entry(name: "cgroup2", isAvailable: false),
+        Entry(name: "pidfd", isAvailable: false),
+        Entry(name: "cgroup_advanced_isolation", isAvailable: false),
+        Entry(name: "network_bridge_vlan", isAvailable: false),
+        Entry(name: "time_namespace", isAvailable: false),
+        Entry(name: "seccomp_allow_deny_syntax", isAvailable: false),
+        Entry(name: "devpts_fd", isAvailable: false),
+        Entry(name: "seccomp_notify_fd_active", isAvailable: false),
+        Entry(name: "seccomp_proxy_send_notify_fd", isAvailable: false),
+        Entry(name: "idmapped_mounts", isAvailable: false),
+        Entry(name: "idmapped_mounts_v2", isAvailable: false),
+        Entry(name: "core_scheduling", isAvailable: false),
+        Entry(name: "cgroup2_auto_mounting", isAvailable: false),
+        Entry(name: "environment_runtime_hooks", isAvailable: false),
+    ]
+
+    /// The names that are available, in LXC's order.
+    public static var available: [String] {
+        all.filter(\.isAvailable).map(\.name)
+    }
+
+    /// `lxc_has_api_extension`: true only for a known name whose feature works here.
+    public static func has(_ name: String) -> Bool {
+        all.contains { $0.name == name && $0.isAvailable }
+    }
+}
+
+/// `lxc_has_api_extension`.
+public func hasAPIExtension(_ name: String) -> Bool {
+    APIExtensions.has(name)
+}

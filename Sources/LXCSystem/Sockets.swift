@@ -1,0 +1,129 @@
+import CShim
+import Glibc
+
+/// Two connected sockets from `socketpair(2)`.
+public struct SocketPair: ~Copyable {
+    public var first: FileDescriptor
+    public var second: FileDescriptor
+
+    /// `socketpair(AF_UNIX, type | SOCK_CLOEXEC)`; `type` is `SOCK_SEQPACKET` by default.
+    public init(type: Int32 = Int32(SOCK_SEQPACKET.rawValue)) throws(SyscallError) {
+        var fds: [Int32] = [-1, -1]
+        _ = try check(
+            socketpair(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0, &fds), "socketpair")
+        first = FileDescriptor(owning: fds[0])
+        second = FileDescriptor(owning: fds[1])
+    }
+}
+
+/// Descriptors received in one message. Those not taken are closed when the list ends.
+public final class ReceivedDescriptors: @unchecked Sendable {
+    private var fds: [Int32]
+
+    init(_ fds: [Int32]) { self.fds = fds }
+
+    deinit {
+        for fd in fds where fd >= 0 { _ = Glibc.close(fd) }
+    }
+
+    public var count: Int { fds.count }
+
+    /// Takes ownership of the descriptor at `index`; nil if there is none or it was taken.
+    public func take(_ index: Int) -> FileDescriptor? {
+        guard fds.indices.contains(index), fds[index] >= 0 else { return nil }
+        defer { fds[index] = -1 }
+        return FileDescriptor(owning: fds[index])
+    }
+}
+
+/// The size of the `cmsghdr` header on this ABI (`CMSG_LEN(0)`), laid out by hand because the
+/// `CMSG_*` macros are not imported.
+private let cmsgHeaderSize = MemoryLayout<cmsghdr>.size
+
+private func cmsgAlign(_ length: Int) -> Int {
+    let align = MemoryLayout<Int>.size
+    return (length + align - 1) & ~(align - 1)
+}
+
+extension FileDescriptor {
+    /// Sends `bytes` with `fds` attached as `SCM_RIGHTS` in one `sendmsg(2)`.
+    /// The descriptors stay owned by the caller.
+    public borrowing func send(_ bytes: [UInt8], descriptors fds: [Int32] = []) throws(SyscallError) {
+        var payload = bytes.isEmpty ? [0] : bytes
+        let controlLength = fds.isEmpty ? 0 : cmsgAlign(cmsgHeaderSize + 4 * fds.count)
+        var control = [UInt8](repeating: 0, count: controlLength)
+        let sent = payload.withUnsafeMutableBytes { payload in
+            control.withUnsafeMutableBytes { control in
+                var vector = iovec(iov_base: payload.baseAddress, iov_len: payload.count)
+                return withUnsafeMutablePointer(to: &vector) { vector in
+                    var message = msghdr()
+                    message.msg_iov = vector
+                    message.msg_iovlen = 1
+                    if controlLength > 0, let base = control.baseAddress {
+                        // The header sits at the start of the buffer, the fds right after it.
+                        let header = base.assumingMemoryBound(to: cmsghdr.self)
+                        header.pointee.cmsg_len = cmsgHeaderSize + 4 * fds.count
+                        header.pointee.cmsg_level = SOL_SOCKET
+                        header.pointee.cmsg_type = Int32(SCM_RIGHTS)
+                        let data = (base + cmsgHeaderSize).assumingMemoryBound(to: Int32.self)
+                        for (index, fd) in fds.enumerated() { data[index] = fd }
+                        message.msg_control = base
+                        message.msg_controllen = controlLength
+                    }
+                    return sendmsg(rawValue, &message, Int32(MSG_NOSIGNAL))
+                }
+            }
+        }
+        _ = try check(sent, "sendmsg")
+    }
+
+    /// Receives one message of at most `capacity` bytes and up to `maxDescriptors` fds
+    /// (received close-on-exec). An empty result means the peer closed the connection.
+    public borrowing func receive(capacity: Int = 65536, maxDescriptors: Int = 8)
+        throws(SyscallError) -> (bytes: [UInt8], descriptors: ReceivedDescriptors)
+    {
+        var payload = [UInt8](repeating: 0, count: capacity)
+        let controlLength = cmsgAlign(cmsgHeaderSize + 4 * maxDescriptors)
+        var control = [UInt8](repeating: 0, count: controlLength)
+        var fds: [Int32] = []
+        let count = try retryingOnInterrupt { () throws(SyscallError) -> Int in
+            let received = payload.withUnsafeMutableBytes { payload in
+                control.withUnsafeMutableBytes { control in
+                    var vector = iovec(iov_base: payload.baseAddress, iov_len: payload.count)
+                    return withUnsafeMutablePointer(to: &vector) { vector in
+                        var message = msghdr()
+                        message.msg_iov = vector
+                        message.msg_iovlen = 1
+                        message.msg_control = control.baseAddress
+                        message.msg_controllen = controlLength
+                        let count = recvmsg(rawValue, &message, MSG_CMSG_CLOEXEC)
+                        if count >= 0 {
+                            fds = parseRights(control, length: message.msg_controllen)
+                        }
+                        return count
+                    }
+                }
+            }
+            return try check(received, "recvmsg")
+        }
+        return (Array(payload[0..<count]), ReceivedDescriptors(fds))
+    }
+}
+
+/// Walks the control buffer and collects every `SCM_RIGHTS` descriptor.
+private func parseRights(_ control: UnsafeMutableRawBufferPointer, length: Int) -> [Int32] {
+    guard let base = control.baseAddress else { return [] }
+    var fds: [Int32] = []
+    var offset = 0
+    while offset + cmsgHeaderSize <= length {
+        let header = (base + offset).assumingMemoryBound(to: cmsghdr.self).pointee
+        guard header.cmsg_len >= cmsgHeaderSize else { break }
+        if header.cmsg_level == SOL_SOCKET && header.cmsg_type == Int32(SCM_RIGHTS) {
+            let count = (header.cmsg_len - cmsgHeaderSize) / 4
+            let data = (base + offset + cmsgHeaderSize).assumingMemoryBound(to: Int32.self)
+            for index in 0..<count { fds.append(data[index]) }
+        }
+        offset += cmsgAlign(header.cmsg_len)
+    }
+    return fds
+}

@@ -1,0 +1,96 @@
+import CShim
+import Glibc
+
+/// A NULL-terminated `char *[]` built before a spawn, so the child allocates nothing.
+public final class CStringArray {
+    public let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    public let count: Int
+
+    public init(_ strings: [String]) {
+        count = strings.count
+        pointers = .allocate(capacity: strings.count + 1)
+        for (index, string) in strings.enumerated() {
+            pointers[index] = strdup(string)
+        }
+        pointers[strings.count] = nil
+    }
+
+    deinit {
+        for index in 0..<count { free(pointers[index]) }
+        pointers.deallocate()
+    }
+}
+
+/// What to start and how: the program, its arguments and environment, which of the caller's
+/// descriptors become its 0, 1, 2…, and the namespaces it is born in.
+public struct SpawnRequest: Sendable {
+    public var path: String
+    public var arguments: [String]
+    public var environment: [String]
+    /// `fileMap[i]` is the caller's fd that becomes fd `i` in the child; -1 leaves it closed.
+    /// The caller keeps ownership; the fds must stay open until `spawn` returns.
+    public var fileMap: [Int32]
+    public var namespaces: NamespaceSet
+    public var newSession: Bool
+
+    public init(
+        path: String, arguments: [String], environment: [String] = [],
+        fileMap: [Int32] = [0, 1, 2], namespaces: NamespaceSet = [], newSession: Bool = false
+    ) {
+        self.path = path
+        self.arguments = arguments
+        self.environment = environment
+        self.fileMap = fileMap
+        self.namespaces = namespaces
+        self.newSession = newSession
+    }
+}
+
+/// Starts processes with the vfork-style routine of the C shim: `clone(CLONE_VM|CLONE_VFORK)`
+/// and `execve` at once, so no Swift runs in the child and the cost does not grow with the
+/// caller's memory. Safe to call from a multithreaded process.
+public enum Spawn {
+    /// Starts `request` and returns the child with its pidfd.
+    ///
+    /// Throws `clone` errors (a namespace the kernel refuses), `spawn setup` errors (the fd
+    /// map) and `execve` errors (a missing or non-executable program), each naming the path.
+    public static func start(_ request: SpawnRequest) throws(SyscallError) -> PIDFD {
+        let argv = CStringArray(request.arguments)
+        let envp = CStringArray(request.environment)
+        var result = shim_spawn_result()
+        let status = request.path.withCString { path in
+            request.fileMap.withUnsafeBufferPointer { map in
+                var shim = shim_spawn_request()
+                shim.path = path
+                shim.argv = UnsafePointer(argv.pointers)
+                shim.envp = UnsafePointer(envp.pointers)
+                shim.fd_map = map.baseAddress
+                shim.fd_count = Int32(map.count)
+                shim.clone_flags = request.namespaces.rawValue
+                shim.flags = request.newSession ? SHIM_SPAWN_SETSID : 0
+                shim.want_pidfd = 1
+                return shim_spawn(&shim, &result)
+            }
+        }
+        withExtendedLifetime((argv, envp)) {}
+        if status < 0 {
+            throw SyscallError(
+                Errno(rawValue: result.error), call: callName(result.stage), object: request.path)
+        }
+        return PIDFD(pid: result.pid, fd: FileDescriptor(owning: result.pidfd))
+    }
+
+    /// Starts `request`, waits for it and returns how it ended.
+    public static func run(_ request: SpawnRequest) throws(SyscallError) -> ExitStatus {
+        try start(request).wait()
+    }
+
+    private static func callName(_ stage: Int32) -> String {
+        switch UInt32(stage) {
+        case SHIM_SPAWN_STAGE_CLONE.rawValue: return "clone"
+        case SHIM_SPAWN_STAGE_SETUP.rawValue: return "spawn setup"
+        case SHIM_SPAWN_STAGE_EXEC.rawValue: return "execve"
+        default: return "spawn"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Glibc
+import LXC
+import LXCSystem
+
+/// The verbs of `swiftlxc` and their dispatch.
+enum CommandLineTool {
+    static let usage = """
+        usage: swiftlxc <command> [options]
+
+        commands:
+          api-extensions     print the LXC API extensions SwiftLXC offers, one a line
+          version            print the version
+          help               print this text
+        """
+
+    static func run(_ arguments: [String]) -> Int32 {
+        guard let verb = arguments.first else {
+            printError(usage)
+            return 2
+        }
+        let rest = Array(arguments.dropFirst())
+        switch verb {
+        case "api-extensions":
+            for name in APIExtensions.available { print(name) }
+            return 0
+        case "version", "--version":
+            print("swiftlxc \(SwiftLXC.version)")
+            return 0
+        case "help", "--help", "-h":
+            print(usage)
+            return 0
+        default:
+            _ = rest
+            printError("swiftlxc: unknown command \(verb)\n\(usage)")
+            return 2
+        }
+    }
+}
+
+/// Writes `text` and a newline to stderr.
+func printError(_ text: String) {
+    var bytes = Array(text.utf8)
+    bytes.append(UInt8(ascii: "\n"))
+    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
