@@ -93,7 +93,7 @@ public func retryingOnInterrupt<T>(
     while true {
         do {
             return try body()
-        } catch where error.errno == .EINTR {
+        } catch  where error.errno == .EINTR {
             continue
         }
     }

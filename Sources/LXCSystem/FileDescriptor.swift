@@ -98,7 +98,8 @@ extension FileDescriptor {
     ) throws(SyscallError) -> FileDescriptor {
         var how = open_how()
         how.flags = UInt64(UInt32(bitPattern: flags | O_CLOEXEC))
-        how.mode = (flags & O_CREAT) != 0 || (flags & O_TMPFILE_FLAG) == O_TMPFILE_FLAG
+        how.mode =
+            (flags & O_CREAT) != 0 || (flags & O_TMPFILE_FLAG) == O_TMPFILE_FLAG
             ? UInt64(mode) : 0
         how.resolve = resolve.rawValue
         let fd = withUnsafePointer(to: &how) { how in

@@ -321,41 +321,50 @@ public struct Logger: Sendable {
         Log.write(level, category: category, message(), file: file, function: function, line: line)
     }
 
-    public func trace(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.trace, message(), file: file, function: function, line: line) }
+    public func trace(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.trace, message(), file: file, function: function, line: line) }
 
-    public func debug(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.debug, message(), file: file, function: function, line: line) }
+    public func debug(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.debug, message(), file: file, function: function, line: line) }
 
-    public func info(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.info, message(), file: file, function: function, line: line) }
+    public func info(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.info, message(), file: file, function: function, line: line) }
 
-    public func notice(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.notice, message(), file: file, function: function, line: line) }
+    public func notice(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.notice, message(), file: file, function: function, line: line) }
 
-    public func warn(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.warn, message(), file: file, function: function, line: line) }
+    public func warn(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.warn, message(), file: file, function: function, line: line) }
 
-    public func error(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.error, message(), file: file, function: function, line: line) }
+    public func error(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.error, message(), file: file, function: function, line: line) }
 
-    public func crit(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.crit, message(), file: file, function: function, line: line) }
+    public func crit(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.crit, message(), file: file, function: function, line: line) }
 
-    public func alert(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.alert, message(), file: file, function: function, line: line) }
+    public func alert(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.alert, message(), file: file, function: function, line: line) }
 
-    public func fatal(_ message: @autoclosure () -> String, file: String = #fileID,
-        function: String = #function, line: Int = #line)
-    { log(.fatal, message(), file: file, function: function, line: line) }
+    public func fatal(
+        _ message: @autoclosure () -> String, file: String = #fileID,
+        function: String = #function, line: Int = #line
+    ) { log(.fatal, message(), file: file, function: function, line: line) }
 }
 
 /// JSON string quoting without Foundation, for the log and small state files.

@@ -115,9 +115,12 @@ public struct FilesystemContext: ~Copyable {
         var detail = ""
         var buffer = [UInt8](repeating: 0, count: 256)
         while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, 255) }
+            let count = buffer.withUnsafeMutableBytes {
+                Glibc.read(fd.rawValue, $0.baseAddress, 255)
+            }
             if count <= 0 { break }
-            detail += (detail.isEmpty ? "" : "; ") + String(decoding: buffer[0..<count], as: UTF8.self)
+            detail +=
+                (detail.isEmpty ? "" : "; ") + String(decoding: buffer[0..<count], as: UTF8.self)
         }
         let object = detail.isEmpty ? object : "\(object) (\(detail))"
         return SyscallError(errno, call: call, object: object)

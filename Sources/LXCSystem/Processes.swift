@@ -46,7 +46,8 @@ public struct PIDFD: ~Copyable, Sendable {
 
     /// `pidfd_send_signal(2)`.
     public func signal(_ signal: Int32) throws(SyscallError) {
-        _ = try check(pidfd_send_signal(fd.rawValue, signal, nil, 0), "pidfd_send_signal",
+        _ = try check(
+            pidfd_send_signal(fd.rawValue, signal, nil, 0), "pidfd_send_signal",
             "pid \(pid)")
     }
 
@@ -69,7 +70,8 @@ public struct PIDFD: ~Copyable, Sendable {
     public func wait() throws(SyscallError) -> ExitStatus {
         var info = siginfo_t()
         try retryingOnInterrupt { () throws(SyscallError) in
-            _ = try check(waitid(idtype_t(rawValue: 3), id_t(fd.rawValue), &info, WEXITED),
+            _ = try check(
+                waitid(idtype_t(rawValue: 3), id_t(fd.rawValue), &info, WEXITED),
                 "waitid", "pid \(pid)")
         }
         let status = info._sifields._sigchld.si_status
@@ -102,9 +104,10 @@ public enum ProcessControl {
     }
 
     /// `close_range(2)`. `closeOnExec` marks the range instead of closing it.
-    public static func closeRange(from first: UInt32, through last: UInt32 = .max,
-        closeOnExec: Bool = false) throws(SyscallError)
-    {
+    public static func closeRange(
+        from first: UInt32, through last: UInt32 = .max,
+        closeOnExec: Bool = false
+    ) throws(SyscallError) {
         let flags = closeOnExec ? Int32(CLOSE_RANGE_CLOEXEC) : 0
         _ = try check(close_range(first, last, flags), "close_range", "from fd \(first)")
     }

@@ -48,7 +48,8 @@ private func cmsgAlign(_ length: Int) -> Int {
 extension FileDescriptor {
     /// Sends `bytes` with `fds` attached as `SCM_RIGHTS` in one `sendmsg(2)`.
     /// The descriptors stay owned by the caller.
-    public borrowing func send(_ bytes: [UInt8], descriptors fds: [Int32] = []) throws(SyscallError) {
+    public borrowing func send(_ bytes: [UInt8], descriptors fds: [Int32] = []) throws(SyscallError)
+    {
         var payload = bytes.isEmpty ? [0] : bytes
         let controlLength = fds.isEmpty ? 0 : cmsgAlign(cmsgHeaderSize + 4 * fds.count)
         var control = [UInt8](repeating: 0, count: controlLength)
