@@ -106,7 +106,16 @@ static int spawn_child(void *arg)
     if (close_range(count, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         spawn_report_failure(report_fd, SHIM_SPAWN_STAGE_SETUP);
 
-    sigprocmask(SIG_SETMASK, &context->parent_mask, NULL);
+    /* A program expects to start with nothing blocked; the calling thread's mask (a runtime
+     * or test thread may block signals) is kept only on request. */
+    if (request->flags & SHIM_SPAWN_KEEP_SIGMASK) {
+        sigprocmask(SIG_SETMASK, &context->parent_mask, NULL);
+    } else {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+    }
 
     execve(request->path, request->argv, request->envp);
     spawn_report_failure(report_fd, SHIM_SPAWN_STAGE_EXEC);

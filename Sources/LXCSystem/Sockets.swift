@@ -2,7 +2,7 @@ import CShim
 import Glibc
 
 /// Two connected sockets from `socketpair(2)`.
-public struct SocketPair: ~Copyable {
+@frozen public struct SocketPair: ~Copyable {
     public var first: FileDescriptor
     public var second: FileDescriptor
 
@@ -127,4 +127,17 @@ private func parseRights(_ control: UnsafeMutableRawBufferPointer, length: Int) 
         offset += cmsgAlign(header.cmsg_len)
     }
     return fds
+}
+
+/// A pipe from `pipe2(O_CLOEXEC)`.
+@frozen public struct Pipe: ~Copyable {
+    public var readEnd: FileDescriptor
+    public var writeEnd: FileDescriptor
+
+    public init() throws(SyscallError) {
+        var fds: [Int32] = [-1, -1]
+        _ = try check(pipe2(&fds, O_CLOEXEC), "pipe2")
+        readEnd = FileDescriptor(owning: fds[0])
+        writeEnd = FileDescriptor(owning: fds[1])
+    }
 }

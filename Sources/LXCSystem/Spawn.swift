@@ -32,10 +32,13 @@ public struct SpawnRequest: Sendable {
     public var fileMap: [Int32]
     public var namespaces: NamespaceSet
     public var newSession: Bool
+    /// Keep the calling thread's signal mask; by default the program starts with none blocked.
+    public var keepSignalMask: Bool
 
     public init(
         path: String, arguments: [String], environment: [String] = [],
-        fileMap: [Int32] = [0, 1, 2], namespaces: NamespaceSet = [], newSession: Bool = false
+        fileMap: [Int32] = [0, 1, 2], namespaces: NamespaceSet = [], newSession: Bool = false,
+        keepSignalMask: Bool = false
     ) {
         self.path = path
         self.arguments = arguments
@@ -43,6 +46,7 @@ public struct SpawnRequest: Sendable {
         self.fileMap = fileMap
         self.namespaces = namespaces
         self.newSession = newSession
+        self.keepSignalMask = keepSignalMask
     }
 }
 
@@ -67,7 +71,9 @@ public enum Spawn {
                 shim.fd_map = map.baseAddress
                 shim.fd_count = Int32(map.count)
                 shim.clone_flags = request.namespaces.rawValue
-                shim.flags = request.newSession ? SHIM_SPAWN_SETSID : 0
+                shim.flags =
+                    (request.newSession ? SHIM_SPAWN_SETSID : 0)
+                    | (request.keepSignalMask ? SHIM_SPAWN_KEEP_SIGMASK : 0)
                 shim.want_pidfd = 1
                 return shim_spawn(&shim, &result)
             }

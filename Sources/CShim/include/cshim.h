@@ -64,7 +64,8 @@ long shim_syscall6(long number, long a1, long a2, long a3, long a4, long a5, lon
 #define SHIM_SPAWN_MAX_FDS 64
 
 /* shim_spawn_request.flags */
-#define SHIM_SPAWN_SETSID 0x1 /* the child starts a new session before exec */
+#define SHIM_SPAWN_SETSID 0x1         /* the child starts a new session before exec */
+#define SHIM_SPAWN_KEEP_SIGMASK 0x2   /* keep the caller's signal mask instead of an empty one */
 
 /* Where a failed spawn stopped. */
 enum shim_spawn_stage {
@@ -96,7 +97,7 @@ struct shim_spawn_result {
 /*
  * Starts request->path in a child made by clone(CLONE_VM|CLONE_VFORK|clone_flags).
  * All signals are blocked across clone; the child resets caught signals to their default
- * before it restores the mask, applies the fd map with dup2, and calls execve at once.
+ * before it unblocks every signal (or restores the caller's mask with KEEP_SIGMASK), applies the fd map with dup2, and calls execve at once.
  * An execve failure travels back over a close-on-exec pipe; the child is then reaped.
  * Returns 0 with pid (and pidfd) set, or -1 with error and stage set.
  */
