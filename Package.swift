@@ -26,6 +26,8 @@ let package = Package(
         ),
 
         .target(name: "LXCSystem", dependencies: ["CShim"]),
+        .target(name: "LXCMount", dependencies: ["LXCSystem"]),
+        .target(name: "LXCCapabilities", dependencies: ["LXCSystem", "CCap"]),
         .target(name: "LXC", dependencies: ["LXCSystem"]),
 
         .executableTarget(name: "swiftlxc", dependencies: ["LXC", "LXCSystem"]),

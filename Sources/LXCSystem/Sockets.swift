@@ -16,11 +16,33 @@ import Glibc
     }
 }
 
-/// Descriptors received in one message. Those not taken are closed when the list ends.
-public final class ReceivedDescriptors: @unchecked Sendable {
+/// An owned list of descriptors (received in one message, or prepared for later use).
+/// Those not taken are closed when the list ends.
+public final class DescriptorList: @unchecked Sendable {
     private var fds: [Int32]
 
     init(_ fds: [Int32]) { self.fds = fds }
+
+    public init() { self.fds = [] }
+
+    /// Adds `descriptor` at the end and returns its index.
+    @discardableResult
+    public func append(_ descriptor: consuming FileDescriptor) -> Int {
+        fds.append(descriptor.release())
+        return fds.count - 1
+    }
+
+    /// Adds an empty slot (nothing to take there) and returns its index.
+    @discardableResult
+    public func appendEmpty() -> Int {
+        fds.append(-1)
+        return fds.count - 1
+    }
+
+    /// The raw number at `index` while the list still owns it, or -1.
+    public func rawValue(at index: Int) -> Int32 {
+        fds.indices.contains(index) ? fds[index] : -1
+    }
 
     deinit {
         for fd in fds where fd >= 0 { _ = Glibc.close(fd) }
@@ -81,7 +103,7 @@ extension FileDescriptor {
     /// Receives one message of at most `capacity` bytes and up to `maxDescriptors` fds
     /// (received close-on-exec). An empty result means the peer closed the connection.
     public borrowing func receive(capacity: Int = 65536, maxDescriptors: Int = 8)
-        throws(SyscallError) -> (bytes: [UInt8], descriptors: ReceivedDescriptors)
+        throws(SyscallError) -> (bytes: [UInt8], descriptors: DescriptorList)
     {
         var payload = [UInt8](repeating: 0, count: capacity)
         let controlLength = cmsgAlign(cmsgHeaderSize + 4 * maxDescriptors)
@@ -107,7 +129,7 @@ extension FileDescriptor {
             }
             return try check(received, "recvmsg")
         }
-        return (Array(payload[0..<count]), ReceivedDescriptors(fds))
+        return (Array(payload[0..<count]), DescriptorList(fds))
     }
 }
 

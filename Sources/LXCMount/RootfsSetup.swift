@@ -1,0 +1,386 @@
+import CShim
+import Glibc
+import LXCSystem
+
+/// Everything the container side does to its mount namespace, in order.
+public struct RootfsPlan: Sendable, Equatable {
+    /// The root filesystem directory, a host path.
+    public var path: String
+    public var readOnly: Bool = false
+    /// Propagation of `/` once pivoted (`MS_SHARED|MS_REC`…); 0 keeps it a slave of the host.
+    public var propagation: UInt = 0
+    /// Mount a tmpfs on `/dev` before the mounts (LXC's autodev).
+    public var devTmpfs: Bool = false
+    /// Create the standard nodes, the `/dev/fd` links and `/dev/ptmx` after the mounts.
+    public var defaultDevices: Bool = false
+    /// Mount a new devpts instance on `/dev/pts` (LXC's autodev; OCI lists it in `mounts`).
+    public var devpts: Bool = false
+    /// Bind the host's nodes instead of `mknod`, which a user namespace may not do.
+    public var bindDevices: Bool = false
+    /// Mounts in order: `lxc.mount.auto`, fstab and entries, or OCI's `mounts`.
+    public var mounts: [MountSpec] = []
+    /// Extra nodes (OCI `linux.devices`).
+    public var devices: [DeviceNode] = []
+    public var maskedPaths: [String] = []
+    public var readonlyPaths: [String] = []
+
+    public init(path: String) {
+        self.path = path
+    }
+}
+
+/// A failed step of the root filesystem set-up.
+public struct RootfsError: Error, Sendable, CustomStringConvertible {
+    public var step: String
+    public var cause: SyscallError
+
+    public var description: String { "\(step): \(cause)" }
+}
+
+/// Performs a `RootfsPlan`. Runs only in the container-side stage: a single-threaded process
+/// in its own mount namespace.
+///
+/// Host paths are opened before `pivot_root` (bind sources become detached trees with
+/// `open_tree`); every target is resolved after it, inside the new root with
+/// `RESOLVE_IN_ROOT`, so no symlink in the rootfs can send a mount to the host.
+public struct RootfsSetup: ~Copyable {
+    private let plan: RootfsPlan
+    /// Detached bind trees by mount index; an empty slot for filesystem mounts.
+    private let trees = DescriptorList()
+    /// Host device nodes to bind, by index into `DeviceNode.standard`.
+    private let deviceTrees = DescriptorList()
+
+    public init(_ plan: RootfsPlan) {
+        self.plan = plan
+    }
+
+    /// Runs every step. On return the process's root is the container's.
+    public func run() throws(RootfsError) {
+        try prepare()
+        try pivot()
+        let root = try step("open root") { () throws(SyscallError) in
+            try FileDescriptor.open("/", O_PATH | O_DIRECTORY)
+        }
+        if plan.devTmpfs {
+            try step("mount /dev") { () throws(SyscallError) in
+                let target = try resolve("/dev", create: .directory, root: root)
+                try mountFilesystem(
+                    type: "tmpfs", source: "tmpfs", data: ["mode=755", "size=500000"],
+                    attributes: UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), onto: target)
+            }
+        }
+        for (index, mount) in plan.mounts.enumerated() {
+            try step("mount \(mount.type) onto \(mount.target)") { () throws(SyscallError) in
+                try attach(mount, index: index, root: root)
+            }
+        }
+        if plan.defaultDevices || plan.devpts {
+            try step("populate /dev") { () throws(SyscallError) in
+                try populateDev(root: root)
+            }
+        }
+        for device in plan.devices {
+            try step("create device \(device.path)") { () throws(SyscallError) in
+                try makeNode(device, root: root, replace: true)
+            }
+        }
+        for path in plan.maskedPaths {
+            try step("mask \(path)") { () throws(SyscallError) in try mask(path, root: root) }
+        }
+        for path in plan.readonlyPaths {
+            try step("make \(path) read-only") { () throws(SyscallError) in
+                try makeReadOnly(path, root: root)
+            }
+        }
+        try finishRoot()
+    }
+
+    // MARK: - Before pivot_root
+
+    private func prepare() throws(RootfsError) {
+        // Nothing mounted from here on may propagate back to the host.
+        try step("make / a slave of the host") { () throws(SyscallError) in
+            try Mounts.mount(
+                source: nil, target: "/", flags: UInt(MS_REC) | UInt(MS_SLAVE))
+        }
+        try step("bind the root filesystem \(plan.path)") { () throws(SyscallError) in
+            try Mounts.mount(
+                source: plan.path, target: plan.path, type: "bind",
+                flags: UInt(MS_BIND) | UInt(MS_REC))
+        }
+        for mount in plan.mounts {
+            guard mount.isBind else {
+                trees.appendEmpty()
+                continue
+            }
+            try step("open bind source \(mount.source)") { () throws(SyscallError) in
+                var flags = UInt32(OPEN_TREE_CLONE)
+                if mount.options.recursive { flags |= UInt32(AT_RECURSIVE) }
+                do throws(SyscallError) {
+                    let tree = try Mounts.openTree(mount.source, flags: flags)
+                    // Attributes go on the detached copy, before anyone can see it.
+                    if mount.options.attributes != 0 {
+                        try Mounts.setAttributes(
+                            tree, set: mount.options.attributes,
+                            recursive: mount.options.recursive)
+                    }
+                    trees.append(tree)
+                } catch where mount.options.optional && error.errno == .ENOENT {
+                    trees.appendEmpty()
+                }
+            }
+        }
+        if plan.bindDevices && plan.defaultDevices {
+            for device in DeviceNode.standard {
+                try step("open host device \(device.path)") { () throws(SyscallError) in
+                    deviceTrees.append(
+                        try Mounts.openTree(device.path, flags: UInt32(OPEN_TREE_CLONE)))
+                }
+            }
+        }
+    }
+
+    private func pivot() throws(RootfsError) {
+        try step("pivot_root into \(plan.path)") { () throws(SyscallError) in
+            _ = try check(chdir(plan.path), "chdir", plan.path)
+            // pivot_root(".", ".") stacks the old root on the new one; detaching "." then
+            // drops the old root without needing a directory for it inside the rootfs.
+            try Mounts.pivotRoot(".", putOld: ".")
+            try Mounts.unmount(".", flags: Int32(MNT_DETACH))
+            _ = try check(chdir("/"), "chdir", "/")
+        }
+    }
+
+    // MARK: - After pivot_root
+
+    private func attach(_ mount: MountSpec, index: Int, root: borrowing FileDescriptor)
+        throws(SyscallError)
+    {
+        if mount.isBind {
+            guard let tree = trees.take(index) else { return }  // optional and absent
+            let target: FileDescriptor
+            do {
+                target = try resolve(
+                    mount.target, create: mount.options.create, root: root,
+                    directory: isDirectory(tree))
+            } catch where mount.options.optional && error.errno == .ENOENT {
+                return
+            }
+            try moveMount(tree, onto: target, name: mount.target)
+            if mount.options.propagation != 0 {
+                try setPropagation(mount.options, at: mount.target, root: root)
+            }
+            return
+        }
+        let target: FileDescriptor
+        do {
+            target = try resolve(mount.target, create: mount.options.create, root: root)
+        } catch where mount.options.optional && error.errno == .ENOENT {
+            return
+        }
+        do {
+            try mountFilesystem(
+                type: mount.type, source: mount.source, data: mount.options.data,
+                attributes: mount.options.attributes, onto: target)
+        } catch where mount.options.optional {
+            return
+        }
+        if mount.options.propagation != 0 {
+            try setPropagation(mount.options, at: mount.target, root: root)
+        }
+    }
+
+    /// Opens `path` inside the root as an `O_PATH` fd, creating what `create` asks for.
+    /// `directory` decides what a `create=`-less missing target would be (unused then).
+    private func resolve(
+        _ path: String, create: CreateMode, root: borrowing FileDescriptor,
+        directory: Bool = true
+    ) throws(SyscallError) -> FileDescriptor {
+        let resolveFlags: ResolveFlags = [.inRoot, .noMagicLinks]
+        let relative = String(path.drop { $0 == "/" })
+        if relative.isEmpty { return try root.duplicate() }
+        do {
+            return try root.openAt2(relative, O_PATH, resolve: resolveFlags)
+        } catch where error.errno == .ENOENT && create != .none {
+            let components = relative.split(separator: "/")
+            var parent = try root.duplicate()
+            for (index, component) in components.enumerated() {
+                let name = String(component)
+                let isLast = index == components.count - 1
+                if isLast && create == .file {
+                    let made = mknodat(parent.rawValue, name, S_IFREG | 0o644, 0)
+                    if made < 0 && Errno.current != .EEXIST {
+                        throw SyscallError(.current, call: "mknodat", object: path)
+                    }
+                } else if mkdirat(parent.rawValue, name, 0o755) < 0
+                    && Errno.current != .EEXIST
+                {
+                    throw SyscallError(.current, call: "mkdirat", object: path)
+                }
+                let sofar = components[0...index].joined(separator: "/")
+                let flags = isLast ? O_PATH : O_PATH | O_DIRECTORY
+                parent = try root.openAt2(sofar, flags, resolve: resolveFlags)
+            }
+            return parent
+        }
+    }
+
+    private func isDirectory(_ fd: borrowing FileDescriptor) -> Bool {
+        var info = stat()
+        return fstat(fd.rawValue, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    private func moveMount(
+        _ tree: borrowing FileDescriptor, onto target: borrowing FileDescriptor, name: String
+    ) throws(SyscallError) {
+        let flags = UInt32(MOVE_MOUNT_F_EMPTY_PATH) | UInt32(MOVE_MOUNT_T_EMPTY_PATH)
+        _ = try check(move_mount(tree.rawValue, "", target.rawValue, "", flags), "move_mount", name)
+    }
+
+    private func mountFilesystem(
+        type: String, source: String, data: [String], attributes: UInt64,
+        onto target: borrowing FileDescriptor
+    ) throws(SyscallError) {
+        let context = try Mounts.openFilesystem(type)
+        if !source.isEmpty && source != "none" {
+            try context.set("source", source)
+        }
+        for option in data {
+            if let equals = option.firstIndex(of: "=") {
+                try context.set(String(option[..<equals]), String(option[option.index(after: equals)...]))
+            } else {
+                try context.set(option)
+            }
+        }
+        let mount = try context.mount(attributes: UInt32(truncatingIfNeeded: attributes))
+        try moveMount(mount, onto: target, name: type)
+    }
+
+    private func setPropagation(
+        _ options: MountOptions, at path: String, root: borrowing FileDescriptor
+    ) throws(SyscallError) {
+        let target = try resolve(path, create: .none, root: root)
+        var attr = mount_attr()
+        attr.propagation = options.propagationAttribute
+        let flags = UInt32(AT_EMPTY_PATH) | (options.propagation & UInt(MS_REC) != 0
+            ? UInt32(AT_RECURSIVE) : 0)
+        let result = mount_setattr(target.rawValue, "", flags, &attr, MemoryLayout<mount_attr>.size)
+        _ = try check(result, "mount_setattr", path)
+    }
+
+    private func populateDev(root: borrowing FileDescriptor) throws(SyscallError) {
+        if plan.defaultDevices {
+            for (index, device) in DeviceNode.standard.enumerated() {
+                if plan.bindDevices, let tree = deviceTrees.take(index) {
+                    let target = try resolve(device.path, create: .file, root: root)
+                    try moveMount(tree, onto: target, name: device.path)
+                } else {
+                    try makeNode(device, root: root, replace: false)
+                }
+            }
+        }
+        if plan.devpts {
+            let target = try resolve("/dev/pts", create: .directory, root: root)
+            try mountFilesystem(
+                type: "devpts", source: "devpts",
+                data: ["newinstance", "ptmxmode=0666", "mode=0620"],
+                attributes: UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), onto: target)
+        }
+        let dev = try resolve("/dev", create: .none, root: root)
+        let links = [
+            ("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+        ]
+        let devDirectory = try dev.openAt(".", O_RDONLY | O_DIRECTORY)
+        for (name, destination) in links {
+            if symlinkat(destination, devDirectory.rawValue, name) < 0 && Errno.current != .EEXIST {
+                throw SyscallError(.current, call: "symlinkat", object: "/dev/\(name)")
+            }
+        }
+    }
+
+    /// `mknod` of `device` inside the root. An existing node is kept unless `replace`.
+    private func makeNode(_ device: DeviceNode, root: borrowing FileDescriptor, replace: Bool)
+        throws(SyscallError)
+    {
+        let parentPath = String(device.path[..<(device.path.lastIndex(of: "/") ?? device.path.startIndex)])
+        let name = String(device.path.split(separator: "/").last ?? "")
+        let parentPath2 = parentPath.isEmpty ? "/" : parentPath
+        let parent = try resolve(parentPath2, create: .directory, root: root)
+        let directory = try parent.openAt(".", O_RDONLY | O_DIRECTORY)
+        let kind: mode_t
+        switch device.kind {
+        case .character: kind = S_IFCHR
+        case .block: kind = S_IFBLK
+        case .fifo: kind = S_IFIFO
+        }
+        if replace { _ = unlinkat(directory.rawValue, name, 0) }
+        if mknodat(directory.rawValue, name, kind | (device.mode & 0o7777), device.deviceNumber) < 0 {
+            if Errno.current == .EEXIST && !replace { return }
+            throw SyscallError(.current, call: "mknodat", object: device.path)
+        }
+        // mknod applies the umask; the node must have exactly the asked mode.
+        _ = try check(fchmodat(directory.rawValue, name, device.mode & 0o7777, 0), "fchmodat",
+            device.path)
+        _ = try check(fchownat(directory.rawValue, name, device.uid, device.gid, 0), "fchownat",
+            device.path)
+    }
+
+    /// Hides `path`: `/dev/null` over a file, an empty read-only tmpfs over a directory.
+    private func mask(_ path: String, root: borrowing FileDescriptor) throws(SyscallError) {
+        let target: FileDescriptor
+        do {
+            target = try resolve(path, create: .none, root: root)
+        } catch where error.errno == .ENOENT {
+            return
+        }
+        if isDirectory(target) {
+            try mountFilesystem(
+                type: "tmpfs", source: "tmpfs", data: ["size=0", "mode=0555"],
+                attributes: UInt64(MOUNT_ATTR_RDONLY), onto: target)
+        } else {
+            let null = try Mounts.openTree("/dev/null", flags: UInt32(OPEN_TREE_CLONE))
+            try moveMount(null, onto: target, name: path)
+        }
+    }
+
+    /// Binds `path` onto itself and makes the copy read-only, submounts included.
+    private func makeReadOnly(_ path: String, root: borrowing FileDescriptor) throws(SyscallError) {
+        let target: FileDescriptor
+        do {
+            target = try resolve(path, create: .none, root: root)
+        } catch where error.errno == .ENOENT {
+            return
+        }
+        let flags = UInt32(OPEN_TREE_CLONE) | UInt32(AT_RECURSIVE) | UInt32(AT_EMPTY_PATH)
+        let tree = try Mounts.openTree("", relativeTo: target.rawValue, flags: flags)
+        try Mounts.setAttributes(tree, set: UInt64(MOUNT_ATTR_RDONLY), recursive: true)
+        try moveMount(tree, onto: target, name: path)
+    }
+
+    private func finishRoot() throws(RootfsError) {
+        if plan.readOnly {
+            try step("make / read-only") { () throws(SyscallError) in
+                var attr = mount_attr()
+                attr.attr_set = UInt64(MOUNT_ATTR_RDONLY)
+                let result = mount_setattr(AT_FDCWD, "/", 0, &attr, MemoryLayout<mount_attr>.size)
+                _ = try check(result, "mount_setattr", "/")
+            }
+        }
+        if plan.propagation != 0 {
+            try step("set / propagation") { () throws(SyscallError) in
+                try Mounts.mount(source: nil, target: "/", flags: plan.propagation)
+            }
+        }
+    }
+
+    private func step<T: ~Copyable>(_ name: String, _ body: () throws(SyscallError) -> T)
+        throws(RootfsError) -> T
+    {
+        do {
+            return try body()
+        } catch {
+            throw RootfsError(step: name, cause: error)
+        }
+    }
+}
