@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .library(name: "LXC", targets: ["LXC"]),
         .executable(name: "swiftlxc", targets: ["swiftlxc"]),
+        .executable(name: "swiftlxc-init", targets: ["swiftlxc-init"]),
     ],
     targets: [
         // C lives only in these three shim targets.
@@ -28,14 +29,21 @@ let package = Package(
         .target(name: "LXCSystem", dependencies: ["CShim"]),
         .target(name: "LXCMount", dependencies: ["LXCSystem"]),
         .target(name: "LXCCapabilities", dependencies: ["LXCSystem", "CCap"]),
-        .target(name: "LXC", dependencies: ["LXCSystem"]),
+        .target(name: "LXCInit", dependencies: ["LXCSystem", "LXCMount", "LXCCapabilities"]),
+        .target(name: "LXCRuntime", dependencies: ["LXCSystem", "LXCInit"]),
+        .target(name: "LXC", dependencies: ["LXCSystem", "LXCRuntime"]),
 
         .executableTarget(name: "swiftlxc", dependencies: ["LXC", "LXCSystem"]),
+        .executableTarget(name: "swiftlxc-init", dependencies: ["LXCInit"]),
         .executableTarget(name: "swiftlxc-bench", dependencies: ["LXCSystem"]),
 
         .testTarget(
             name: "LXCSystemTests",
             dependencies: ["LXCSystem", "CSeccomp", "CCap"]
+        ),
+        .testTarget(
+            name: "LXCRuntimeTests",
+            dependencies: ["LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSystem"]
         ),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
     ],

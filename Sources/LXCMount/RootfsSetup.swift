@@ -125,7 +125,7 @@ public struct RootfsSetup: ~Copyable {
                             recursive: mount.options.recursive)
                     }
                     trees.append(tree)
-                } catch where mount.options.optional && error.errno == .ENOENT {
+                } catch  where mount.options.optional && error.errno == .ENOENT {
                     trees.appendEmpty()
                 }
             }
@@ -163,7 +163,7 @@ public struct RootfsSetup: ~Copyable {
                 target = try resolve(
                     mount.target, create: mount.options.create, root: root,
                     directory: isDirectory(tree))
-            } catch where mount.options.optional && error.errno == .ENOENT {
+            } catch  where mount.options.optional && error.errno == .ENOENT {
                 return
             }
             try moveMount(tree, onto: target, name: mount.target)
@@ -175,14 +175,14 @@ public struct RootfsSetup: ~Copyable {
         let target: FileDescriptor
         do {
             target = try resolve(mount.target, create: mount.options.create, root: root)
-        } catch where mount.options.optional && error.errno == .ENOENT {
+        } catch  where mount.options.optional && error.errno == .ENOENT {
             return
         }
         do {
             try mountFilesystem(
                 type: mount.type, source: mount.source, data: mount.options.data,
                 attributes: mount.options.attributes, onto: target)
-        } catch where mount.options.optional {
+        } catch  where mount.options.optional {
             return
         }
         if mount.options.propagation != 0 {
@@ -201,7 +201,7 @@ public struct RootfsSetup: ~Copyable {
         if relative.isEmpty { return try root.duplicate() }
         do {
             return try root.openAt2(relative, O_PATH, resolve: resolveFlags)
-        } catch where error.errno == .ENOENT && create != .none {
+        } catch  where error.errno == .ENOENT && create != .none {
             let components = relative.split(separator: "/")
             var parent = try root.duplicate()
             for (index, component) in components.enumerated() {
@@ -247,7 +247,8 @@ public struct RootfsSetup: ~Copyable {
         }
         for option in data {
             if let equals = option.firstIndex(of: "=") {
-                try context.set(String(option[..<equals]), String(option[option.index(after: equals)...]))
+                try context.set(
+                    String(option[..<equals]), String(option[option.index(after: equals)...]))
             } else {
                 try context.set(option)
             }
@@ -262,8 +263,10 @@ public struct RootfsSetup: ~Copyable {
         let target = try resolve(path, create: .none, root: root)
         var attr = mount_attr()
         attr.propagation = options.propagationAttribute
-        let flags = UInt32(AT_EMPTY_PATH) | (options.propagation & UInt(MS_REC) != 0
-            ? UInt32(AT_RECURSIVE) : 0)
+        let flags =
+            UInt32(AT_EMPTY_PATH)
+            | (options.propagation & UInt(MS_REC) != 0
+                ? UInt32(AT_RECURSIVE) : 0)
         let result = mount_setattr(target.rawValue, "", flags, &attr, MemoryLayout<mount_attr>.size)
         _ = try check(result, "mount_setattr", path)
     }
@@ -303,7 +306,8 @@ public struct RootfsSetup: ~Copyable {
     private func makeNode(_ device: DeviceNode, root: borrowing FileDescriptor, replace: Bool)
         throws(SyscallError)
     {
-        let parentPath = String(device.path[..<(device.path.lastIndex(of: "/") ?? device.path.startIndex)])
+        let parentPath = String(
+            device.path[..<(device.path.lastIndex(of: "/") ?? device.path.startIndex)])
         let name = String(device.path.split(separator: "/").last ?? "")
         let parentPath2 = parentPath.isEmpty ? "/" : parentPath
         let parent = try resolve(parentPath2, create: .directory, root: root)
@@ -315,14 +319,17 @@ public struct RootfsSetup: ~Copyable {
         case .fifo: kind = S_IFIFO
         }
         if replace { _ = unlinkat(directory.rawValue, name, 0) }
-        if mknodat(directory.rawValue, name, kind | (device.mode & 0o7777), device.deviceNumber) < 0 {
+        if mknodat(directory.rawValue, name, kind | (device.mode & 0o7777), device.deviceNumber) < 0
+        {
             if Errno.current == .EEXIST && !replace { return }
             throw SyscallError(.current, call: "mknodat", object: device.path)
         }
         // mknod applies the umask; the node must have exactly the asked mode.
-        _ = try check(fchmodat(directory.rawValue, name, device.mode & 0o7777, 0), "fchmodat",
+        _ = try check(
+            fchmodat(directory.rawValue, name, device.mode & 0o7777, 0), "fchmodat",
             device.path)
-        _ = try check(fchownat(directory.rawValue, name, device.uid, device.gid, 0), "fchownat",
+        _ = try check(
+            fchownat(directory.rawValue, name, device.uid, device.gid, 0), "fchownat",
             device.path)
     }
 
@@ -331,7 +338,7 @@ public struct RootfsSetup: ~Copyable {
         let target: FileDescriptor
         do {
             target = try resolve(path, create: .none, root: root)
-        } catch where error.errno == .ENOENT {
+        } catch  where error.errno == .ENOENT {
             return
         }
         if isDirectory(target) {
@@ -349,7 +356,7 @@ public struct RootfsSetup: ~Copyable {
         let target: FileDescriptor
         do {
             target = try resolve(path, create: .none, root: root)
-        } catch where error.errno == .ENOENT {
+        } catch  where error.errno == .ENOENT {
             return
         }
         let flags = UInt32(OPEN_TREE_CLONE) | UInt32(AT_RECURSIVE) | UInt32(AT_EMPTY_PATH)

@@ -2,7 +2,7 @@ import CShim
 import Glibc
 
 /// How a process ended.
-public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+public enum TerminationStatus: Equatable, Sendable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 
@@ -67,7 +67,7 @@ public struct PIDFD: ~Copyable, Sendable {
     }
 
     /// `waitid(P_PIDFD, WEXITED)`: waits for and reaps the process (it must be our child).
-    public func wait() throws(SyscallError) -> ExitStatus {
+    public func wait() throws(SyscallError) -> TerminationStatus {
         var info = siginfo_t()
         try retryingOnInterrupt { () throws(SyscallError) in
             _ = try check(

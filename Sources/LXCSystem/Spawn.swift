@@ -87,7 +87,7 @@ public enum Spawn {
     }
 
     /// Starts `request`, waits for it and returns how it ended.
-    public static func run(_ request: SpawnRequest) throws(SyscallError) -> ExitStatus {
+    public static func run(_ request: SpawnRequest) throws(SyscallError) -> TerminationStatus {
         try start(request).wait()
     }
 

@@ -31,7 +31,7 @@ final class TemporaryDirectory {
 }
 
 /// Runs `request` with its stdout captured, and returns the output and how it ended.
-func runCapturing(_ request: SpawnRequest) throws -> (output: String, status: ExitStatus) {
+func runCapturing(_ request: SpawnRequest) throws -> (output: String, status: TerminationStatus) {
     let pipe = try Pipe()
     var request = request
     request.fileMap = [-1, pipe.writeEnd.rawValue, 2]

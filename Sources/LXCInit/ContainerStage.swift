@@ -1,0 +1,304 @@
+import CShim
+import Glibc
+import LXCCapabilities
+import LXCMount
+import LXCSystem
+
+/// The container-side stage: a freshly exec'd, single-threaded process, PID 1 in the new
+/// namespaces. It receives its plan over the sync socket, performs it step by step, reports
+/// `ready`, waits for `go` and runs the workload. It never writes to the container's stdio:
+/// every failure travels back over the socket.
+public enum ContainerStage {
+    /// The stage's whole life; returns only to exit with the returned status.
+    public static func main() -> Int32 {
+        let socket = FileDescriptor(owning: syncSocketDescriptor)
+        // The socket must not reach the workload.
+        guard (try? socket.setCloseOnExec(true)) != nil else { return 1 }
+
+        let plan: ContainerPlan
+        do {
+            plan = try receivePlan(socket)
+        } catch {
+            report(
+                StageFailure(
+                    step: "receive plan", call: "recvmsg", errno: Errno.EIO.rawValue,
+                    object: "\(error)"), on: socket)
+            return 1
+        }
+
+        let prepared: PreparedExec
+        do {
+            prepared = try setUp(plan)
+        } catch {
+            report(error, on: socket)
+            return error.isExecFailure ? 127 : 1
+        }
+
+        do {
+            try socket.send(SyncMessage.ready.encoded())
+            let reply = try socket.receive(capacity: 64)
+            guard !reply.bytes.isEmpty, try SyncMessage(decoding: reply.bytes) == .go else {
+                return 1  // the host went away or changed its mind
+            }
+        } catch {
+            return 1
+        }
+
+        switch plan.initMode {
+        case .exec:
+            let failure = prepared.execute()
+            report(failure, on: socket)
+            return 127
+        case .minimalInit:
+            return MinimalInit.run(prepared, socket: socket)
+        }
+    }
+
+    private static func receivePlan(_ socket: borrowing FileDescriptor) throws -> ContainerPlan {
+        let message = try socket.receive(capacity: syncMessageCapacity, maxDescriptors: 0)
+        guard case .plan(let plan) = try SyncMessage(decoding: message.bytes) else {
+            throw WireError("expected a plan")
+        }
+        return plan
+    }
+
+    static func report(_ failure: StageFailure, on socket: borrowing FileDescriptor) {
+        _ = try? socket.send(SyncMessage.failed(failure).encoded())
+    }
+
+    // MARK: - The steps, in order
+
+    /// Performs every step of `plan` up to the exec, and prepares the exec itself.
+    static func setUp(_ plan: ContainerPlan) throws(StageFailure) -> PreparedExec {
+        // Everything below changes this process; a second thread would see half of it.
+        if ProcessControl.threadCount() != 1 {
+            throw StageFailure(
+                step: "start", call: "threads", errno: Errno.EINVAL.rawValue,
+                object: "the container-side stage must be single-threaded")
+        }
+        guard plan.newNamespaces.contains(.mount) else {
+            throw StageFailure(
+                step: "start", call: "unshare", errno: Errno.EINVAL.rawValue,
+                object: "a container needs its own mount namespace")
+        }
+
+        // Joining comes first: a joined user namespace decides what every later step may do.
+        for join in sortedJoins(plan.joinNamespaces) {
+            try step("join \(join.namespace.procName) namespace") { () throws(SyscallError) in
+                let fd = try FileDescriptor.open(join.path, O_RDONLY)
+                try Namespaces.join(fd, type: join.namespace.cloneFlag, name: join.path)
+            }
+        }
+
+        // The host wrote our uid and gid maps before it sent the plan; become root in them.
+        if plan.newNamespaces.contains(.user) {
+            try step("become root in the user namespace") { () throws(SyscallError) in
+                _ = try check(setresgid(0, 0, 0), "setresgid", "0")
+                _ = try check(setresuid(0, 0, 0), "setresuid", "0")
+            }
+        }
+
+        if let hostname = plan.hostname {
+            try step("set hostname") { () throws(SyscallError) in
+                _ = try check(sethostname(hostname, hostname.utf8.count), "sethostname", hostname)
+            }
+        }
+        if let domainname = plan.domainname {
+            try step("set domainname") { () throws(SyscallError) in
+                _ = try check(
+                    setdomainname(domainname, domainname.utf8.count), "setdomainname", domainname)
+            }
+        }
+
+        // Written through the host's /proc while it is still reachable: these files act on
+        // the namespaces of the writer, which are the container's by now.
+        if let score = plan.oomScoreAdj {
+            try step("set oom_score_adj") { () throws(SyscallError) in
+                try FileContents.write(String(score), to: "/proc/self/oom_score_adj")
+            }
+        }
+        for (key, value) in plan.sysctls {
+            try writeSysctl(key, value, plan: plan)
+        }
+        for limit in plan.rlimits {
+            try step("set rlimit \(limit.name)") { () throws(SyscallError) in
+                var value = rlimit(rlim_cur: rlim_t(limit.soft), rlim_max: rlim_t(limit.hard))
+                let resource = __rlimit_resource_t(UInt32(limit.resource))
+                _ = try check(setrlimit(resource, &value), "setrlimit", limit.name)
+            }
+        }
+        if let persona = plan.personality {
+            try step("set personality") { () throws(SyscallError) in
+                _ = try check(CShim.personality(persona), "personality", String(persona))
+            }
+        }
+
+        do {
+            try RootfsSetup(plan.rootfs).run()
+        } catch {
+            throw StageFailure(step: error.step, error.cause)
+        }
+
+        try setIdentity(plan)
+
+        if plan.noNewPrivileges {
+            try step("set no_new_privs") { () throws(SyscallError) in
+                try ProcessControl.prctl(PR_SET_NO_NEW_PRIVS, 1)
+            }
+        }
+
+        return try PreparedExec(plan: plan)
+    }
+
+    /// The user, groups and capabilities, in the order the kernel allows.
+    private static func setIdentity(_ plan: ContainerPlan) throws(StageFailure) {
+        let changesUser = plan.uid != 0 || plan.gid != 0 || !plan.additionalGids.isEmpty
+        if let sets = plan.capabilities {
+            // Dropping from the bounding set needs CAP_SETPCAP: do it while still root.
+            try step("limit the bounding set") { () throws(SyscallError) in
+                try CapabilityControl.limitBoundingSet(to: sets.bounding)
+            }
+        }
+        if changesUser {
+            try step("switch to uid \(plan.uid) gid \(plan.gid)") { () throws(SyscallError) in
+                if plan.capabilities != nil { try CapabilityControl.keepAcrossUserChange(true) }
+                var groups = plan.additionalGids.map { gid_t($0) }
+                _ = try check(
+                    setgroups(groups.count, &groups), "setgroups",
+                    plan.additionalGids.map(String.init).joined(separator: ","))
+                _ = try check(
+                    setresgid(plan.gid, plan.gid, plan.gid), "setresgid", String(plan.gid))
+                _ = try check(
+                    setresuid(plan.uid, plan.uid, plan.uid), "setresuid", String(plan.uid))
+                if plan.capabilities != nil { try CapabilityControl.keepAcrossUserChange(false) }
+            }
+        } else if plan.newNamespaces.contains(.user) || plan.joinNamespaces.isEmpty {
+            try step("clear supplementary groups") { () throws(SyscallError) in
+                _ = try check(setgroups(0, nil), "setgroups", "none")
+            }
+        }
+        if let sets = plan.capabilities {
+            try step("set capabilities") { () throws(SyscallError) in
+                try CapabilityControl.apply(sets)
+            }
+        }
+        if let mask = plan.umask {
+            _ = Glibc.umask(mode_t(mask))
+        }
+        try step("change directory") { () throws(SyscallError) in
+            _ = try check(chdir(plan.cwd), "chdir", plan.cwd)
+        }
+    }
+
+    /// Sysctls the kernel keeps per namespace, by prefix, and the namespace each needs.
+    private static let namespacedSysctls: [(String, Namespace)] = [
+        ("net.", .network), ("kernel.msgmax", .ipc), ("kernel.msgmnb", .ipc),
+        ("kernel.msgmni", .ipc), ("kernel.sem", .ipc), ("kernel.shmall", .ipc),
+        ("kernel.shmmax", .ipc), ("kernel.shmmni", .ipc), ("kernel.shm_rmid_forced", .ipc),
+        ("fs.mqueue.", .ipc), ("kernel.hostname", .uts), ("kernel.domainname", .uts),
+    ]
+
+    private static func writeSysctl(_ key: String, _ value: String, plan: ContainerPlan)
+        throws(StageFailure)
+    {
+        // A sysctl outside the container's own namespaces would change the host.
+        guard let (_, namespace) = namespacedSysctls.first(where: { key.hasPrefix($0.0) }),
+            plan.newNamespaces.contains(namespace)
+        else {
+            throw StageFailure(
+                step: "set sysctl \(key)", call: "sysctl",
+                errno: Errno.EPERM.rawValue,
+                object: "\(key) is not in a namespace of this container")
+        }
+        let path = "/proc/sys/" + key.replacingDots()
+        try step("set sysctl \(key) = \(value)") { () throws(SyscallError) in
+            try FileContents.write(value, to: path)
+        }
+    }
+
+    /// User namespace first: it decides the permissions for joining the others.
+    private static func sortedJoins(_ joins: [ContainerPlan.NamespaceJoin])
+        -> [ContainerPlan.NamespaceJoin]
+    {
+        joins.filter { $0.namespace == .user } + joins.filter { $0.namespace != .user }
+    }
+
+    static func step(_ name: String, _ body: () throws(SyscallError) -> Void) throws(StageFailure) {
+        do {
+            try body()
+        } catch {
+            throw StageFailure(step: name, error)
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingDots() -> String {
+        String(map { $0 == "." ? "/" : $0 })
+    }
+}
+
+/// The workload's exec, prepared in full before it happens: the program found on the
+/// container's PATH, and argv and envp built, so the exec (or a fork before it) allocates
+/// nothing.
+struct PreparedExec {
+    let path: String
+    let argv: CStringArray
+    let envp: CStringArray
+
+    init(plan: ContainerPlan) throws(StageFailure) {
+        guard let command = plan.arguments.first, !command.isEmpty else {
+            throw StageFailure(
+                step: "exec", call: "execve", errno: Errno.ENOENT.rawValue,
+                object: "no command given")
+        }
+        path = try PreparedExec.find(command, environment: plan.environment)
+        argv = CStringArray(plan.arguments)
+        envp = CStringArray(plan.environment)
+    }
+
+    /// Runs the workload in place of this process. Returns only on failure.
+    func execute() -> StageFailure {
+        // Only 0, 1 and 2 reach the workload.
+        _ = close_range(3, UInt32.max, Int32(CLOSE_RANGE_CLOEXEC))
+        execve(path, argv.pointers, envp.pointers)
+        return StageFailure(
+            step: "exec", call: "execve", errno: Errno.current.rawValue,
+            object: path)
+    }
+
+    /// `execvp`'s search, on the container's PATH, done before the exec so a missing command
+    /// is reported with its name.
+    static func find(_ command: String, environment: [String]) throws(StageFailure) -> String {
+        if command.contains("/") {
+            try checkExecutable(command)
+            return command
+        }
+        let pathVariable =
+            environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        var firstError = Errno.ENOENT
+        for directory in pathVariable.split(separator: ":") {
+            let candidate = "\(directory)/\(command)"
+            if access(candidate, X_OK) == 0 {
+                var info = stat()
+                if stat(candidate, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG {
+                    return candidate
+                }
+            } else if Errno.current == .EACCES {
+                firstError = .EACCES
+            }
+        }
+        throw StageFailure(
+            step: "exec", call: "execve", errno: firstError.rawValue,
+            object: command)
+    }
+
+    private static func checkExecutable(_ path: String) throws(StageFailure) {
+        if access(path, X_OK) != 0 {
+            throw StageFailure(
+                step: "exec", call: "execve", errno: Errno.current.rawValue,
+                object: path)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import LXCSystem
+
+/// A failure inside the container-side stage: the step, the call and its object, and errno.
+public struct StageFailure: Error, Equatable, Sendable, CustomStringConvertible {
+    public var step: String
+    public var call: String
+    public var errno: Int32
+    public var object: String?
+
+    public init(step: String, call: String, errno: Int32, object: String? = nil) {
+        self.step = step
+        self.call = call
+        self.errno = errno
+        self.object = object
+    }
+
+    public init(step: String, _ error: SyscallError) {
+        self.init(step: step, call: error.call, errno: error.errno.rawValue, object: error.object)
+    }
+
+    /// Whether the workload could not be executed (missing or not executable): status 127.
+    public var isExecFailure: Bool { step == "exec" }
+
+    public var description: String {
+        let reason = Errno(rawValue: errno).description
+        let what = object.map { "\(call) \($0)" } ?? call
+        return "\(step): \(what): \(reason)"
+    }
+}
+
+/// The messages of the sync socket between the host side and the container-side stage.
+///
+/// host → stage: `plan`, then `go` once the host is ready for the workload to run.
+/// stage → host: `ready` when set up, or `failed`; after `go` nothing but `failed` (exec).
+/// The stage's end of the socket is close-on-exec, so end of file after `go` means the
+/// workload is running.
+public enum SyncMessage: Equatable, Sendable {
+    case plan(ContainerPlan)
+    case ready
+    case go
+    case failed(StageFailure)
+
+    public func encoded() -> [UInt8] {
+        var w = WireWriter()
+        switch self {
+        case .plan(let plan):
+            w.write(UInt32(1))
+            return w.bytes + plan.encoded()
+        case .ready:
+            w.write(UInt32(2))
+        case .go:
+            w.write(UInt32(3))
+        case .failed(let failure):
+            w.write(UInt32(4))
+            w.write(failure.step)
+            w.write(failure.call)
+            w.write(failure.errno)
+            w.write(failure.object)
+        }
+        return w.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws(WireError) {
+        var r = WireReader(bytes)
+        switch try r.readUInt32() {
+        case 1:
+            self = .plan(try ContainerPlan(decoding: Array(bytes.dropFirst(8))))
+        case 2:
+            self = .ready
+        case 3:
+            self = .go
+        case 4:
+            self = .failed(
+                StageFailure(
+                    step: try r.readString(), call: try r.readString(), errno: try r.readInt32(),
+                    object: try r.readOptionalString()))
+        case let tag:
+            throw WireError("unknown sync message \(tag)")
+        }
+    }
+}
+
+/// The sync socket's fd number in the container-side stage.
+public let syncSocketDescriptor: Int32 = 3
+
+/// The largest message the sync socket carries: a plan with many mounts stays far below.
+public let syncMessageCapacity = 1 << 20

@@ -1,0 +1,208 @@
+import Glibc
+import LXCInit
+import LXCSystem
+
+/// A uid or gid range of a user namespace: `container` … maps to `host` … on the host.
+public struct IDMapping: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case user = "u"
+        case group = "g"
+    }
+
+    public var kind: Kind
+    public var containerID: UInt32
+    public var hostID: UInt32
+    public var count: UInt32
+
+    public init(kind: Kind, containerID: UInt32, hostID: UInt32, count: UInt32) {
+        self.kind = kind
+        self.containerID = containerID
+        self.hostID = hostID
+        self.count = count
+    }
+}
+
+/// Errors of a container start, each naming where it happened.
+public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The container-side binary could not be found.
+    case missingInit(String)
+    /// Spawning the container-side stage failed.
+    case spawn(SyscallError)
+    /// A host-side step (uid map, cgroup placement, network) failed.
+    case host(step: String, SyscallError)
+    /// A step inside the container failed.
+    case container(StageFailure)
+    /// The stage ended without saying why.
+    case stageDied(TerminationStatus)
+    case protocolError(String)
+
+    /// The exit status a command line reports: 127 when the workload could not be executed.
+    public var exitStatus: Int32 {
+        if case .container(let failure) = self, failure.isExecFailure { return 127 }
+        return 1
+    }
+
+    public var description: String {
+        switch self {
+        case .missingInit(let path): return "container-side binary not found: \(path)"
+        case .spawn(let error): return "spawn the container: \(error)"
+        case .host(let step, let error): return "\(step): \(error)"
+        case .container(let failure): return failure.description
+        case .stageDied(let status): return "container set-up \(status)"
+        case .protocolError(let text): return "sync protocol: \(text)"
+        }
+    }
+}
+
+/// How to start one container: the plan for the inside, and what the host does around it.
+public struct LaunchRequest: Sendable {
+    public var plan: ContainerPlan
+    /// uid and gid maps written for the new user namespace.
+    public var idMappings: [IDMapping] = []
+    /// The caller's fds that become the container's 0, 1 and 2.
+    public var stdio: [Int32] = [0, 1, 2]
+    /// The container-side binary; found next to this executable when nil.
+    public var initPath: String?
+
+    public init(plan: ContainerPlan) {
+        self.plan = plan
+    }
+}
+
+/// A started container: its init's pidfd and the host's end of the sync socket.
+public struct LaunchedContainer: ~Copyable {
+    public let process: PIDFD
+    let socket: FileDescriptor
+
+    /// Waits for the init to end and returns how it ended. An exec failure reported by the
+    /// stage after `go` is thrown as `LaunchError.container`.
+    public consuming func wait() throws(LaunchError) -> TerminationStatus {
+        let status: TerminationStatus
+        do {
+            status = try process.wait()
+        } catch {
+            throw .host(step: "wait for the container", error)
+        }
+        // After `go` the stage writes only a failure; end of file means the exec happened.
+        if let message = try? socket.receive(capacity: 4096, maxDescriptors: 0),
+            !message.bytes.isEmpty,
+            case .failed(let failure)? = try? SyncMessage(decoding: message.bytes)
+        {
+            throw .container(failure)
+        }
+        return status
+    }
+}
+
+/// Starts containers: spawns the container-side stage, does the host's part while it waits,
+/// sends the plan, and lets it run.
+public enum Launcher {
+    /// Starts `request` and returns once the workload has been told to run.
+    ///
+    /// On any failure the stage is killed and reaped before the error is thrown; it lived in
+    /// its own namespaces, so its mounts go with it.
+    public static func start(_ request: LaunchRequest) throws(LaunchError) -> LaunchedContainer {
+        let initPath: String
+        if let path = request.initPath { initPath = path } else { initPath = try locateInit() }
+        let pair: SocketPair
+        do {
+            pair = try SocketPair()
+        } catch {
+            throw .host(step: "create the sync socket", error)
+        }
+        var spawn = SpawnRequest(
+            path: initPath, arguments: ["swiftlxc-init", request.plan.name],
+            environment: [], namespaces: request.plan.newNamespaces)
+        spawn.fileMap = request.stdio + [pair.second.rawValue]
+
+        let process: PIDFD
+        do {
+            process = try Spawn.start(spawn)
+        } catch {
+            throw .spawn(error)
+        }
+        let socket = pair.first
+        _ = consume pair.second
+
+        do throws(LaunchError) {
+            if request.plan.newNamespaces.contains(.user) {
+                try writeIDMaps(request.idMappings, pid: process.pid)
+            }
+            try send(.plan(request.plan), on: socket)
+            switch try receive(on: socket) {
+            case .ready: break
+            case .failed(let failure): throw LaunchError.container(failure)
+            case nil: throw LaunchError.stageDied((try? process.wait()) ?? .exited(-1))
+            case let other?: throw LaunchError.protocolError("unexpected \(other)")
+            }
+            try send(.go, on: socket)
+        } catch {
+            try? process.signal(SIGKILL)
+            _ = try? process.wait()
+            throw error
+        }
+        return LaunchedContainer(process: process, socket: socket)
+    }
+
+    /// Starts `request`, waits for the workload and returns its status.
+    public static func run(_ request: LaunchRequest) throws(LaunchError) -> TerminationStatus {
+        try start(request).wait()
+    }
+
+    /// The container-side binary: `SWIFTLXC_INIT`, or `swiftlxc-init` beside this executable.
+    public static func locateInit() throws(LaunchError) -> String {
+        if let path = getenv("SWIFTLXC_INIT") { return String(cString: path) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes {
+            readlink("/proc/self/exe", $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4095)
+        }
+        let executable = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        let directory = executable.split(separator: "/").dropLast().joined(separator: "/")
+        let candidate = "/\(directory)/swiftlxc-init"
+        guard access(candidate, X_OK) == 0 else { throw .missingInit(candidate) }
+        return candidate
+    }
+
+    private static func writeIDMaps(_ mappings: [IDMapping], pid: pid_t) throws(LaunchError) {
+        for kind in [IDMapping.Kind.user, .group] {
+            let lines = mappings.filter { $0.kind == kind }
+                .map { "\($0.containerID) \($0.hostID) \($0.count)\n" }.joined()
+            guard !lines.isEmpty else {
+                throw .host(
+                    step: "write \(kind == .user ? "uid" : "gid") map",
+                    SyscallError(.EINVAL, call: "write", object: "no \(kind) mapping given"))
+            }
+            let file = kind == .user ? "uid_map" : "gid_map"
+            let path = "/proc/\(pid)/\(file)"
+            do {
+                try FileContents.write(lines, to: path)
+            } catch {
+                throw .host(step: "write \(file)", error)
+            }
+        }
+    }
+
+    private static func send(_ message: SyncMessage, on socket: borrowing FileDescriptor)
+        throws(LaunchError)
+    {
+        do {
+            try socket.send(message.encoded())
+        } catch {
+            throw .host(step: "send to the container", error)
+        }
+    }
+
+    private static func receive(on socket: borrowing FileDescriptor) throws(LaunchError)
+        -> SyncMessage?
+    {
+        do {
+            let message = try socket.receive(capacity: 65536, maxDescriptors: 0)
+            if message.bytes.isEmpty { return nil }
+            return try SyncMessage(decoding: message.bytes)
+        } catch let error as SyscallError {
+            throw .host(step: "receive from the container", error)
+        } catch {
+            throw .protocolError("\(error)")
+        }
+    }
+}
