@@ -24,6 +24,7 @@ struct spawn_context {
     const struct shim_spawn_request *request;
     sigset_t parent_mask;
     int report_fd; /* write end of the close-on-exec report pipe */
+    int hold_fd;   /* read end of the release pipe, or -1 when the child does not wait */
 };
 
 struct spawn_report {
@@ -69,11 +70,17 @@ static int spawn_child(void *arg)
     if ((request->flags & SHIM_SPAWN_SETSID) && setsid() < 0)
         spawn_report_failure(report_fd, SHIM_SPAWN_STAGE_SETUP);
 
-    /* The report pipe must survive the dup2 calls below. */
+    /* The report and release pipes must survive the dup2 calls below. */
     if (report_fd < count) {
         report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, count);
         if (report_fd < 0)
             spawn_report_failure(context->report_fd, SHIM_SPAWN_STAGE_SETUP);
+    }
+    int hold_fd = context->hold_fd;
+    if (hold_fd >= 0 && hold_fd < count) {
+        hold_fd = fcntl(hold_fd, F_DUPFD_CLOEXEC, count);
+        if (hold_fd < 0)
+            spawn_report_failure(report_fd, SHIM_SPAWN_STAGE_SETUP);
     }
 
     /* Copy every source above the map first, so no dup2 overwrites a source still needed. */
@@ -106,6 +113,26 @@ static int spawn_child(void *arg)
     if (close_range(count, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         spawn_report_failure(report_fd, SHIM_SPAWN_STAGE_SETUP);
 
+    /* Held: wait for the parent's byte. End of file means it gave up on this child. */
+    if (hold_fd >= 0) {
+        char go = 0;
+        ssize_t n;
+
+        do {
+            n = read(hold_fd, &go, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(127);
+
+        /* Raw system calls: glibc's set*id wrappers would signal every thread of the
+         * memory this child shares, which are the parent's threads. */
+        if (request->flags & SHIM_SPAWN_BECOME_ROOT) {
+            if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+                syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)
+                spawn_report_failure(report_fd, SHIM_SPAWN_STAGE_SETUP);
+        }
+    }
+
     /* A program expects to start with nothing blocked; the calling thread's mask (a runtime
      * or test thread may block signals) is kept only on request. */
     if (request->flags & SHIM_SPAWN_KEEP_SIGMASK) {
@@ -131,7 +158,7 @@ static int spawn_fail(struct shim_spawn_result *result, int stage, int error)
 
 int shim_spawn(const struct shim_spawn_request *request, struct shim_spawn_result *result)
 {
-    struct spawn_context context = { .request = request };
+    struct spawn_context context = { .request = request, .hold_fd = -1 };
     struct spawn_report report;
     sigset_t all;
     int pipe_fds[2];
@@ -201,4 +228,137 @@ int shim_spawn(const struct shim_spawn_request *request, struct shim_spawn_resul
 
     result->pid = pid;
     return 0;
+}
+
+/* A held child's memory: its stack and context must outlive shim_spawn_held's frame. */
+struct shim_spawn_hold {
+    struct spawn_context context;
+    pid_t pid;
+    int pidfd;
+    int report_fd; /* read end of the report pipe */
+    int release_fd; /* write end of the release pipe */
+    size_t size;
+};
+
+int shim_spawn_held(const struct shim_spawn_request *request, struct shim_spawn_result *result,
+                    struct shim_spawn_hold **hold_out)
+{
+    size_t size = SPAWN_STACK_SIZE;
+    struct shim_spawn_hold *hold;
+    int report[2], release[2];
+    int flags, saved_errno;
+    sigset_t all;
+    char *region;
+    pid_t pid;
+
+    result->pid = -1;
+    result->pidfd = -1;
+    result->error = 0;
+    result->stage = SHIM_SPAWN_STAGE_NONE;
+    *hold_out = NULL;
+
+    if (request->fd_count < 0 || request->fd_count > SHIM_SPAWN_MAX_FDS)
+        return spawn_fail(result, SHIM_SPAWN_STAGE_PREPARE, EINVAL);
+
+    if (pipe2(report, O_CLOEXEC) < 0)
+        return spawn_fail(result, SHIM_SPAWN_STAGE_PREPARE, errno);
+    if (pipe2(release, O_CLOEXEC) < 0) {
+        saved_errno = errno;
+        close(report[0]);
+        close(report[1]);
+        return spawn_fail(result, SHIM_SPAWN_STAGE_PREPARE, saved_errno);
+    }
+
+    /* The stack grows down from the top of the region; the hold sits at its bottom. */
+    region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                  -1, 0);
+    if (region == MAP_FAILED) {
+        saved_errno = errno;
+        close(report[0]);
+        close(report[1]);
+        close(release[0]);
+        close(release[1]);
+        return spawn_fail(result, SHIM_SPAWN_STAGE_PREPARE, saved_errno);
+    }
+    hold = (struct shim_spawn_hold *)region;
+    hold->context.request = request;
+    hold->context.report_fd = report[1];
+    hold->context.hold_fd = release[0];
+    hold->report_fd = report[0];
+    hold->release_fd = release[1];
+    hold->pidfd = -1;
+    hold->size = size;
+
+    flags = request->clone_flags | CLONE_VM | SIGCHLD;
+    if (request->want_pidfd)
+        flags |= CLONE_PIDFD;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &hold->context.parent_mask);
+    pid = clone(spawn_child, region + size, flags, &hold->context, &hold->pidfd);
+    saved_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &hold->context.parent_mask, NULL);
+
+    /* The child has its own copies of these ends. */
+    close(report[1]);
+    close(release[0]);
+
+    if (pid < 0) {
+        close(report[0]);
+        close(release[1]);
+        munmap(region, size);
+        return spawn_fail(result, SHIM_SPAWN_STAGE_CLONE, saved_errno);
+    }
+    hold->pid = pid;
+    result->pid = pid;
+    result->pidfd = hold->pidfd;
+    *hold_out = hold;
+    return 0;
+}
+
+int shim_spawn_release(struct shim_spawn_hold *hold, int proceed, struct shim_spawn_result *result)
+{
+    struct spawn_report report;
+    ssize_t n;
+    int status = 0;
+
+    result->pid = hold->pid;
+    result->pidfd = hold->pidfd;
+    result->error = 0;
+    result->stage = SHIM_SPAWN_STAGE_NONE;
+
+    if (proceed) {
+        char go = 1;
+
+        do {
+            n = write(hold->release_fd, &go, 1);
+        } while (n < 0 && errno == EINTR);
+    }
+    close(hold->release_fd);
+
+    /* The report pipe reaches end of file when the child has exec'd or exited; only then
+     * may its stack be unmapped. */
+    do {
+        n = read(hold->report_fd, &report, sizeof(report));
+    } while (n < 0 && errno == EINTR);
+    close(hold->report_fd);
+
+    if (n == (ssize_t)sizeof(report) || !proceed) {
+        while (waitpid(hold->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        if (hold->pidfd >= 0)
+            close(hold->pidfd);
+        result->pid = -1;
+        result->pidfd = -1;
+        if (n == (ssize_t)sizeof(report)) {
+            result->stage = report.stage;
+            result->error = report.error;
+        } else {
+            result->stage = SHIM_SPAWN_STAGE_EXEC;
+            result->error = ECANCELED;
+        }
+        status = -1;
+    }
+    munmap(hold, hold->size);
+    return status;
 }

@@ -90,13 +90,8 @@ public enum ContainerStage {
             }
         }
 
-        // The host wrote our uid and gid maps before it sent the plan; become root in them.
-        if plan.newNamespaces.contains(.user) {
-            try step("become root in the user namespace") { () throws(SyscallError) in
-                _ = try check(setresgid(0, 0, 0), "setresgid", "0")
-                _ = try check(setresuid(0, 0, 0), "setresuid", "0")
-            }
-        }
+        // A new user namespace: the spawn already made us uid and gid 0 in it before the exec
+        // (after the host wrote the maps), so the stage holds the namespace's capabilities.
 
         if let hostname = plan.hostname {
             try step("set hostname") { () throws(SyscallError) in

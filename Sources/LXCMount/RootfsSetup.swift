@@ -49,6 +49,8 @@ public struct RootfsSetup: ~Copyable {
     private let trees = DescriptorList()
     /// Host device nodes to bind, by index into `DeviceNode.standard`.
     private let deviceTrees = DescriptorList()
+    /// The `/dev` tmpfs (index 0) and devpts (the last index) when the plan asks for them.
+    private let devTree = DescriptorList()
 
     public init(_ plan: RootfsPlan) {
         self.plan = plan
@@ -61,12 +63,10 @@ public struct RootfsSetup: ~Copyable {
         let root = try step("open root") { () throws(SyscallError) in
             try FileDescriptor.open("/", O_PATH | O_DIRECTORY)
         }
-        if plan.devTmpfs {
+        if plan.devTmpfs, let tree = devTree.take(0) {
             try step("mount /dev") { () throws(SyscallError) in
                 let target = try resolve("/dev", create: .directory, root: root)
-                try mountFilesystem(
-                    type: "tmpfs", source: "tmpfs", data: ["mode=755", "size=500000"],
-                    attributes: UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), onto: target)
+                try moveMount(tree, onto: target, name: "/dev")
             }
         }
         for (index, mount) in plan.mounts.enumerated() {
@@ -108,26 +108,33 @@ public struct RootfsSetup: ~Copyable {
                 source: plan.path, target: plan.path, type: "bind",
                 flags: UInt(MS_BIND) | UInt(MS_REC))
         }
-        for mount in plan.mounts {
-            guard mount.isBind else {
-                trees.appendEmpty()
-                continue
+        // Every mount is made here, detached, and only attached after pivot_root. proc and
+        // sysfs must be created while the host's instances are still visible in this mount
+        // namespace: in a user namespace the kernel refuses them as too revealing otherwise.
+        if plan.devTmpfs {
+            try step("mount /dev") { () throws(SyscallError) in
+                devTree.append(
+                    try makeFilesystem(
+                        type: "tmpfs", source: "tmpfs", data: ["mode=755", "size=500000"],
+                        attributes: UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)))
             }
-            try step("open bind source \(mount.source)") { () throws(SyscallError) in
-                var flags = UInt32(OPEN_TREE_CLONE)
-                if mount.options.recursive { flags |= UInt32(AT_RECURSIVE) }
+        }
+        for mount in plan.mounts {
+            try step("mount \(mount.type) onto \(mount.target)") { () throws(SyscallError) in
                 do throws(SyscallError) {
-                    let tree = try Mounts.openTree(mount.source, flags: flags)
-                    // Attributes go on the detached copy, before anyone can see it.
-                    if mount.options.attributes != 0 {
-                        try Mounts.setAttributes(
-                            tree, set: mount.options.attributes,
-                            recursive: mount.options.recursive)
-                    }
-                    trees.append(tree)
-                } catch  where mount.options.optional && error.errno == .ENOENT {
+                    trees.append(try detachedMount(for: mount))
+                } catch  where mount.options.optional {
                     trees.appendEmpty()
                 }
+            }
+        }
+        if plan.devpts {
+            try step("mount /dev/pts") { () throws(SyscallError) in
+                devTree.append(
+                    try makeFilesystem(
+                        type: "devpts", source: "devpts",
+                        data: ["newinstance", "ptmxmode=0666", "mode=0620"],
+                        attributes: UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)))
             }
         }
         if plan.bindDevices && plan.defaultDevices {
@@ -153,38 +160,35 @@ public struct RootfsSetup: ~Copyable {
 
     // MARK: - After pivot_root
 
+    /// A detached mount for `mount`: a clone of the bind source, or a new filesystem.
+    private func detachedMount(for mount: MountSpec) throws(SyscallError) -> FileDescriptor {
+        guard mount.isBind else {
+            return try makeFilesystem(
+                type: mount.type, source: mount.source, data: mount.options.data,
+                attributes: mount.options.attributes)
+        }
+        var flags = UInt32(OPEN_TREE_CLONE)
+        if mount.options.recursive { flags |= UInt32(AT_RECURSIVE) }
+        let tree = try Mounts.openTree(mount.source, flags: flags)
+        // Attributes go on the detached copy, before anyone can see it.
+        if mount.options.attributes != 0 {
+            try Mounts.setAttributes(
+                tree, set: mount.options.attributes, recursive: mount.options.recursive)
+        }
+        return tree
+    }
+
     private func attach(_ mount: MountSpec, index: Int, root: borrowing FileDescriptor)
         throws(SyscallError)
     {
-        if mount.isBind {
-            guard let tree = trees.take(index) else { return }  // optional and absent
-            let target: FileDescriptor
-            do {
-                target = try resolve(
-                    mount.target, create: mount.options.create, root: root,
-                    directory: isDirectory(tree))
-            } catch  where mount.options.optional && error.errno == .ENOENT {
-                return
-            }
-            try moveMount(tree, onto: target, name: mount.target)
-            if mount.options.propagation != 0 {
-                try setPropagation(mount.options, at: mount.target, root: root)
-            }
-            return
-        }
+        guard let tree = trees.take(index) else { return }  // optional and absent
         let target: FileDescriptor
         do {
             target = try resolve(mount.target, create: mount.options.create, root: root)
         } catch  where mount.options.optional && error.errno == .ENOENT {
             return
         }
-        do {
-            try mountFilesystem(
-                type: mount.type, source: mount.source, data: mount.options.data,
-                attributes: mount.options.attributes, onto: target)
-        } catch  where mount.options.optional {
-            return
-        }
+        try moveMount(tree, onto: target, name: mount.target)
         if mount.options.propagation != 0 {
             try setPropagation(mount.options, at: mount.target, root: root)
         }
@@ -237,24 +241,22 @@ public struct RootfsSetup: ~Copyable {
         _ = try check(move_mount(tree.rawValue, "", target.rawValue, "", flags), "move_mount", name)
     }
 
-    private func mountFilesystem(
-        type: String, source: String, data: [String], attributes: UInt64,
-        onto target: borrowing FileDescriptor
-    ) throws(SyscallError) {
+    private func makeFilesystem(
+        type: String, source: String, data: [String], attributes: UInt64
+    ) throws(SyscallError) -> FileDescriptor {
         let context = try Mounts.openFilesystem(type)
         if !source.isEmpty && source != "none" {
             try context.set("source", source)
         }
         for option in data {
             if let equals = option.firstIndex(of: "=") {
-                try context.set(
-                    String(option[..<equals]), String(option[option.index(after: equals)...]))
+                let key = String(option[..<equals])
+                try context.set(key, String(option[option.index(after: equals)...]))
             } else {
                 try context.set(option)
             }
         }
-        let mount = try context.mount(attributes: UInt32(truncatingIfNeeded: attributes))
-        try moveMount(mount, onto: target, name: type)
+        return try context.mount(attributes: UInt32(truncatingIfNeeded: attributes))
     }
 
     private func setPropagation(
@@ -282,12 +284,9 @@ public struct RootfsSetup: ~Copyable {
                 }
             }
         }
-        if plan.devpts {
+        if plan.devpts, let tree = devTree.take(devTree.count - 1) {
             let target = try resolve("/dev/pts", create: .directory, root: root)
-            try mountFilesystem(
-                type: "devpts", source: "devpts",
-                data: ["newinstance", "ptmxmode=0666", "mode=0620"],
-                attributes: UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), onto: target)
+            try moveMount(tree, onto: target, name: "/dev/pts")
         }
         let dev = try resolve("/dev", create: .none, root: root)
         let links = [
@@ -342,9 +341,10 @@ public struct RootfsSetup: ~Copyable {
             return
         }
         if isDirectory(target) {
-            try mountFilesystem(
+            let empty = try makeFilesystem(
                 type: "tmpfs", source: "tmpfs", data: ["size=0", "mode=0555"],
-                attributes: UInt64(MOUNT_ATTR_RDONLY), onto: target)
+                attributes: UInt64(MOUNT_ATTR_RDONLY))
+            try moveMount(empty, onto: target, name: path)
         } else {
             let null = try Mounts.openTree("/dev/null", flags: UInt32(OPEN_TREE_CLONE))
             try moveMount(null, onto: target, name: path)

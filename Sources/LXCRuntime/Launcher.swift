@@ -116,18 +116,37 @@ public enum Launcher {
         spawn.fileMap = request.stdio + [pair.second.rawValue]
 
         let process: PIDFD
-        do {
-            process = try Spawn.start(spawn)
-        } catch {
-            throw .spawn(error)
+        if request.plan.newNamespaces.contains(.user) {
+            // A new user namespace needs its maps before the exec, or the stage loses its
+            // capabilities there: the child waits before execve while the host writes them.
+            let held: HeldSpawn
+            do {
+                held = try HeldSpawn(spawn, becomeRoot: true)
+            } catch {
+                throw .spawn(error)
+            }
+            do {
+                try writeIDMaps(request.idMappings, pid: held.pid)
+            } catch {
+                held.cancel()
+                throw error
+            }
+            do {
+                process = try held.release()
+            } catch {
+                throw .spawn(error)
+            }
+        } else {
+            do {
+                process = try Spawn.start(spawn)
+            } catch {
+                throw .spawn(error)
+            }
         }
         let socket = pair.first
         _ = consume pair.second
 
         do throws(LaunchError) {
-            if request.plan.newNamespaces.contains(.user) {
-                try writeIDMaps(request.idMappings, pid: process.pid)
-            }
             try send(.plan(request.plan), on: socket)
             switch try receive(on: socket) {
             case .ready: break

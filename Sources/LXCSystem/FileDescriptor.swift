@@ -102,15 +102,21 @@ extension FileDescriptor {
             (flags & O_CREAT) != 0 || (flags & O_TMPFILE_FLAG) == O_TMPFILE_FLAG
             ? UInt64(mode) : 0
         how.resolve = resolve.rawValue
-        let fd = withUnsafePointer(to: &how) { how in
-            path.withCString { path in
-                // The kernel reads `size` bytes of open_how; both stay alive for the call.
-                shim_syscall6(
-                    Int(SYS_openat2), Int(rawValue), Int(bitPattern: path),
-                    Int(bitPattern: how), MemoryLayout<open_how>.size, 0, 0)
+        // EAGAIN means a rename or mount raced with the `..` checks: the kernel asks for a
+        // retry. Other containers mounting at the same time make this common.
+        for _ in 0..<1000 {
+            let fd = withUnsafePointer(to: &how) { how in
+                path.withCString { path in
+                    // The kernel reads `size` bytes of open_how; both stay alive for the call.
+                    shim_syscall6(
+                        Int(SYS_openat2), Int(rawValue), Int(bitPattern: path),
+                        Int(bitPattern: how), MemoryLayout<open_how>.size, 0, 0)
+                }
             }
+            if fd < 0 && Errno.current == .EAGAIN { continue }
+            return FileDescriptor(owning: Int32(try check(fd, "openat2", path)))
         }
-        return FileDescriptor(owning: Int32(try check(fd, "openat2", path)))
+        throw SyscallError(.EAGAIN, call: "openat2", object: path)
     }
 }
 

@@ -91,12 +91,97 @@ public enum Spawn {
         try start(request).wait()
     }
 
-    private static func callName(_ stage: Int32) -> String {
+    static func callName(_ stage: Int32) -> String {
         switch UInt32(stage) {
         case SHIM_SPAWN_STAGE_CLONE.rawValue: return "clone"
         case SHIM_SPAWN_STAGE_SETUP.rawValue: return "spawn setup"
         case SHIM_SPAWN_STAGE_EXEC.rawValue: return "execve"
         default: return "spawn"
         }
+    }
+}
+
+/// A child that exists but waits just before its `execve` until released: the caller writes
+/// its uid and gid maps first, which a program born in a new user namespace needs to keep its
+/// capabilities there across the exec. Released or cancelled exactly once.
+public final class HeldSpawn {
+    /// The child's pid in the caller's pid namespace.
+    public let pid: pid_t
+    private var hold: OpaquePointer?
+    // Everything the waiting child still reads lives as long as the hold.
+    private let request: UnsafeMutablePointer<shim_spawn_request>
+    private let path: UnsafeMutablePointer<CChar>
+    private let argv: CStringArray
+    private let envp: CStringArray
+    private let fileMap: UnsafeMutableBufferPointer<Int32>
+    private let programPath: String
+
+    /// Creates the child in `request.namespaces`, held before its exec. With `becomeRoot` it
+    /// switches to uid and gid 0 of its user namespace once released (the maps must map 0).
+    public init(_ request: SpawnRequest, becomeRoot: Bool = false) throws(SyscallError) {
+        programPath = request.path
+        argv = CStringArray(request.arguments)
+        envp = CStringArray(request.environment)
+        path = strdup(request.path)
+        fileMap = .allocate(capacity: max(1, request.fileMap.count))
+        _ = fileMap.initialize(from: request.fileMap)
+        self.request = .allocate(capacity: 1)
+        self.request.initialize(to: shim_spawn_request())
+        self.request.pointee.path = UnsafePointer(path)
+        self.request.pointee.argv = UnsafePointer(argv.pointers)
+        self.request.pointee.envp = UnsafePointer(envp.pointers)
+        self.request.pointee.fd_map = UnsafePointer(fileMap.baseAddress)
+        self.request.pointee.fd_count = Int32(request.fileMap.count)
+        self.request.pointee.clone_flags = request.namespaces.rawValue
+        self.request.pointee.flags =
+            (request.newSession ? SHIM_SPAWN_SETSID : 0)
+            | (request.keepSignalMask ? SHIM_SPAWN_KEEP_SIGMASK : 0)
+            | (becomeRoot ? SHIM_SPAWN_BECOME_ROOT : 0)
+        self.request.pointee.want_pidfd = 1
+
+        var result = shim_spawn_result()
+        var hold: OpaquePointer?
+        if shim_spawn_held(self.request, &result, &hold) < 0 {
+            let error = SyscallError(
+                Errno(rawValue: result.error), call: Spawn.callName(result.stage),
+                object: request.path)
+            free(path)
+            fileMap.deallocate()
+            self.request.deallocate()
+            throw error
+        }
+        self.hold = hold
+        pid = result.pid
+    }
+
+    /// Lets the child exec and returns it as a `PIDFD`; throws the exec's error.
+    public func release() throws(SyscallError) -> PIDFD {
+        let result = finish(proceed: true)
+        if result.error != 0 || result.pid < 0 {
+            throw SyscallError(
+                Errno(rawValue: result.error), call: Spawn.callName(result.stage),
+                object: programPath)
+        }
+        return PIDFD(pid: result.pid, fd: FileDescriptor(owning: result.pidfd))
+    }
+
+    /// Ends the child without its exec and reaps it.
+    public func cancel() {
+        _ = finish(proceed: false)
+    }
+
+    private func finish(proceed: Bool) -> shim_spawn_result {
+        var result = shim_spawn_result()
+        guard let hold else { return result }
+        self.hold = nil
+        shim_spawn_release(hold, proceed ? 1 : 0, &result)
+        return result
+    }
+
+    deinit {
+        if hold != nil { cancel() }
+        free(path)
+        fileMap.deallocate()
+        request.deallocate()
     }
 }

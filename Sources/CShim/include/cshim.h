@@ -66,6 +66,9 @@ long shim_syscall6(long number, long a1, long a2, long a3, long a4, long a5, lon
 /* shim_spawn_request.flags */
 #define SHIM_SPAWN_SETSID 0x1         /* the child starts a new session before exec */
 #define SHIM_SPAWN_KEEP_SIGMASK 0x2   /* keep the caller's signal mask instead of an empty one */
+#define SHIM_SPAWN_BECOME_ROOT 0x4    /* held spawns: become uid and gid 0 of the child's user
+                                         namespace after the release, so execve keeps the
+                                         namespace's capabilities */
 
 /* Where a failed spawn stopped. */
 enum shim_spawn_stage {
@@ -102,5 +105,24 @@ struct shim_spawn_result {
  * Returns 0 with pid (and pidfd) set, or -1 with error and stage set.
  */
 int shim_spawn(const struct shim_spawn_request *request, struct shim_spawn_result *result);
+
+/*
+ * The same spawn, but the child waits just before execve until it is released. A child
+ * born in a new user namespace needs this: its uid and gid maps must be written before it
+ * execs, or execve drops every capability it holds in that namespace. Without CLONE_VFORK
+ * the parent runs on while the child waits; the child still shares its memory and only makes
+ * system calls. `request` and everything it points to must stay alive until the release.
+ * Returns 0 with result.pid set and *hold to pass to shim_spawn_release, or -1.
+ */
+struct shim_spawn_hold;
+int shim_spawn_held(const struct shim_spawn_request *request, struct shim_spawn_result *result,
+                    struct shim_spawn_hold **hold);
+
+/*
+ * Releases a held child. With proceed nonzero it execs, and the result reports as shim_spawn
+ * does (an exec failure reaps the child). With proceed zero the child exits without exec and
+ * is reaped. Either way the hold is freed.
+ */
+int shim_spawn_release(struct shim_spawn_hold *hold, int proceed, struct shim_spawn_result *result);
 
 #endif
