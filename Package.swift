@@ -26,9 +26,10 @@ let package = Package(
         ),
 
         .target(name: "LXCSystem", dependencies: ["CShim"]),
-        .target(name: "LXC", dependencies: ["LXCSystem"]),
+        .target(name: "LXCConfig", dependencies: ["LXCSystem"]),
+        .target(name: "LXC", dependencies: ["LXCSystem", "LXCConfig"]),
 
-        .executableTarget(name: "swiftlxc", dependencies: ["LXC", "LXCSystem"]),
+        .executableTarget(name: "swiftlxc", dependencies: ["LXC", "LXCSystem", "LXCConfig"]),
         .executableTarget(name: "swiftlxc-bench", dependencies: ["LXCSystem"]),
 
         .testTarget(
@@ -36,6 +37,11 @@ let package = Package(
             dependencies: ["LXCSystem", "CSeccomp", "CCap"]
         ),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
+        .testTarget(
+            name: "LXCConfigTests",
+            dependencies: ["LXCConfig", "LXC"],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
