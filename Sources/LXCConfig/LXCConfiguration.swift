@@ -306,7 +306,9 @@ public struct LXCConfiguration: Sendable, Equatable {
         case "lxc.rootfs.path":
             scalars[key] = value.isEmpty ? nil : Self.rootfsPath(value)
         case "lxc.seccomp.notify.proxy":
-            scalars[key] = value.isEmpty ? nil : try Self.proxyPath(value)
+            // Kept as written; the model needs the `@` of an abstract name LXC's get drops.
+            if !value.isEmpty { _ = try Self.proxyPath(value) }
+            scalars[key] = value.isEmpty ? nil : value
         case "lxc.cap.drop", "lxc.cap.keep":
             if value.isEmpty {
                 lists[key] = nil
@@ -531,6 +533,9 @@ public struct LXCConfiguration: Sendable, Equatable {
     }
 
     private func readTop(_ key: String) throws(ValueError) -> String {
+        if key == "lxc.seccomp.notify.proxy", let value = scalars[key] {
+            return try Self.proxyPath(value)
+        }
         if let value = scalars[key] { return value }
         if let value = Self.booleans[key] { return value }
         if let value = Self.signals[key] { return value }
