@@ -27,13 +27,20 @@ let package = Package(
         ),
 
         .target(name: "LXCSystem", dependencies: ["CShim"]),
+        .target(name: "LXCConfig", dependencies: ["LXCSystem"]),
         .target(name: "LXCMount", dependencies: ["LXCSystem"]),
         .target(name: "LXCCapabilities", dependencies: ["LXCSystem", "CCap"]),
         .target(name: "LXCInit", dependencies: ["LXCSystem", "LXCMount", "LXCCapabilities"]),
-        .target(name: "LXCRuntime", dependencies: ["LXCSystem", "LXCInit"]),
-        .target(name: "LXC", dependencies: ["LXCSystem", "LXCRuntime"]),
+        .target(
+            name: "LXCRuntime",
+            dependencies: ["LXCSystem", "LXCConfig", "LXCMount", "LXCCapabilities", "LXCInit"]
+        ),
+        .target(name: "LXC", dependencies: ["LXCSystem", "LXCConfig", "LXCRuntime"]),
 
-        .executableTarget(name: "swiftlxc", dependencies: ["LXC", "LXCSystem"]),
+        .executableTarget(
+            name: "swiftlxc",
+            dependencies: ["LXC", "LXCSystem", "LXCConfig", "LXCRuntime"]
+        ),
         .executableTarget(name: "swiftlxc-init", dependencies: ["LXCInit"]),
         .executableTarget(name: "swiftlxc-bench", dependencies: ["LXCSystem"]),
 
@@ -46,6 +53,11 @@ let package = Package(
             dependencies: ["LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSystem"]
         ),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
+        .testTarget(
+            name: "LXCConfigTests",
+            dependencies: ["LXCConfig", "LXC"],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

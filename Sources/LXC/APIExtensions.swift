@@ -13,7 +13,7 @@ public enum APIExtensions {
     public static let all: [Entry] = [
         // The log: levels, LXC's line format, file and stderr appenders (LXCSystem.Log).
         Entry(name: "lxc_log", isAvailable: true),
-        Entry(name: "lxc_config_item_is_supported", isAvailable: false),
+        Entry(name: "lxc_config_item_is_supported", isAvailable: true),
         Entry(name: "console_log", isAvailable: false),
         Entry(name: "reboot2", isAvailable: false),
         Entry(name: "mount_injection", isAvailable: false),

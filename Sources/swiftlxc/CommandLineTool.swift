@@ -9,6 +9,7 @@ enum CommandLineTool {
 
         commands:
           api-extensions     print the LXC API extensions SwiftLXC offers, one a line
+          config             check LXC configs and OCI config.json, read and list keys
           version            print the version
           help               print this text
         """
@@ -23,6 +24,7 @@ enum CommandLineTool {
         case "api-extensions":
             for name in APIExtensions.available { print(name) }
             return 0
+        case "config": return ConfigCommand.run(rest)
         case "version", "--version":
             print("swiftlxc \(SwiftLXC.version)")
             return 0
