@@ -26,9 +26,10 @@ fi
 [ "${1:-}" = "--packages" ] && exit 0
 
 swift build -c release --product swiftlxc
-# (the container-side binary is added with the first container)
+swift build -c release --product swiftlxc-init
 Scripts/make-rootfs.sh .build/rootfs
 
 echo "setup: running a demo container"
-.build/release/swiftlxc execute --rootfs .build/rootfs -n demo -- \
-    /bin/sh -c 'echo "hello from $(hostname), pid $$, as $(id -un)"; ps; mount | head -5'
+.build/release/swiftlxc execute --rootfs "$PWD/.build/rootfs" -n demo \
+    -s lxc.mount.auto="proc:mixed sys:mixed" -- \
+    /bin/sh -c 'echo "hello from $(hostname), pid $$, as $(id -un)"; ps; mount'

@@ -112,12 +112,27 @@ public struct CapabilitySets: Hashable, Sendable {
         self.ambient = ambient
     }
 
-    /// LXC's model: everything the kernel knows, minus `lxc.cap.drop`, or only `lxc.cap.keep`
-    /// when it is given. The result is the bounding set and, for root, the working sets.
-    public static func lxc(drop: [Capability], keep: [Capability]) -> CapabilitySets {
-        let all = CapabilitySet.all()
-        let set = keep.isEmpty ? all.subtracting(CapabilitySet(drop)) : CapabilitySet(keep)
+    /// LXC's model: what the starting process may pass on (`available`, its bounding set),
+    /// minus `lxc.cap.drop`, or only `lxc.cap.keep` when it is given. The result is the
+    /// bounding set and, for root, the working sets.
+    public static func lxc(drop: [Capability], keep: [Capability], available: CapabilitySet)
+        -> CapabilitySets
+    {
+        let wanted = keep.isEmpty ? available.subtracting(CapabilitySet(drop)) : CapabilitySet(keep)
+        let set = wanted.intersection(available)
         return CapabilitySets(bounding: set, effective: set, permitted: set)
+    }
+
+    /// The calling process's bounding set, from `/proc/self/status`.
+    public static func currentBoundingSet() -> CapabilitySet {
+        guard let status = try? FileContents.readText("/proc/self/status") else {
+            return CapabilitySet.all()
+        }
+        for line in status.split(separator: "\n") where line.hasPrefix("CapBnd:") {
+            let hex = line.dropFirst(7).filter { !$0.isWhitespace }
+            if let mask = UInt64(hex, radix: 16) { return CapabilitySet(mask: mask) }
+        }
+        return CapabilitySet.all()
     }
 }
 

@@ -95,7 +95,8 @@ public struct MountOptions: Sendable, Equatable {
         "nolazytime": UInt(MS_LAZYTIME), "loud": UInt(MS_SILENT),
     ]
 
-    static let propagationFlags: [String: UInt] = [
+    /// Propagation words and their `MS_*` flags.
+    public static let propagationFlags: [String: UInt] = [
         "private": UInt(MS_PRIVATE), "rprivate": UInt(MS_PRIVATE) | UInt(MS_REC),
         "slave": UInt(MS_SLAVE), "rslave": UInt(MS_SLAVE) | UInt(MS_REC),
         "shared": UInt(MS_SHARED), "rshared": UInt(MS_SHARED) | UInt(MS_REC),

@@ -23,6 +23,9 @@ public struct RootfsPlan: Sendable, Equatable {
     public var devices: [DeviceNode] = []
     public var maskedPaths: [String] = []
     public var readonlyPaths: [String] = []
+    /// Paths made writable again below a read-only one (LXC's `proc:mixed` keeps
+    /// `/proc/sys/net` writable), after `readonlyPaths`.
+    public var writablePaths: [String] = []
 
     public init(path: String) {
         self.path = path
@@ -90,6 +93,11 @@ public struct RootfsSetup: ~Copyable {
         for path in plan.readonlyPaths {
             try step("make \(path) read-only") { () throws(SyscallError) in
                 try makeReadOnly(path, root: root)
+            }
+        }
+        for path in plan.writablePaths {
+            try step("make \(path) writable") { () throws(SyscallError) in
+                try makeReadOnly(path, root: root, readOnly: false)
             }
         }
         try finishRoot()
@@ -351,8 +359,10 @@ public struct RootfsSetup: ~Copyable {
         }
     }
 
-    /// Binds `path` onto itself and makes the copy read-only, submounts included.
-    private func makeReadOnly(_ path: String, root: borrowing FileDescriptor) throws(SyscallError) {
+    /// Binds `path` onto itself and makes the copy read-only (or writable), submounts included.
+    private func makeReadOnly(
+        _ path: String, root: borrowing FileDescriptor, readOnly: Bool = true
+    ) throws(SyscallError) {
         let target: FileDescriptor
         do {
             target = try resolve(path, create: .none, root: root)
@@ -361,7 +371,9 @@ public struct RootfsSetup: ~Copyable {
         }
         let flags = UInt32(OPEN_TREE_CLONE) | UInt32(AT_RECURSIVE) | UInt32(AT_EMPTY_PATH)
         let tree = try Mounts.openTree("", relativeTo: target.rawValue, flags: flags)
-        try Mounts.setAttributes(tree, set: UInt64(MOUNT_ATTR_RDONLY), recursive: true)
+        let flag = UInt64(MOUNT_ATTR_RDONLY)
+        try Mounts.setAttributes(
+            tree, set: readOnly ? flag : 0, clear: readOnly ? 0 : flag, recursive: true)
         try moveMount(tree, onto: target, name: path)
     }
 

@@ -10,6 +10,7 @@ enum CommandLineTool {
         commands:
           api-extensions     print the LXC API extensions SwiftLXC offers, one a line
           config             check LXC configs and OCI config.json, read and list keys
+          execute            run a command in an application container (lxc-execute)
           version            print the version
           help               print this text
         """
@@ -25,6 +26,7 @@ enum CommandLineTool {
             for name in APIExtensions.available { print(name) }
             return 0
         case "config": return ConfigCommand.run(rest)
+        case "execute": return ExecuteCommand.run(rest)
         case "version", "--version":
             print("swiftlxc \(SwiftLXC.version)")
             return 0

@@ -1,0 +1,159 @@
+import Glibc
+import LXCSystem
+import Testing
+
+@testable import LXC
+
+/// The busybox rootfs of the privileged tests (see `Scripts/test.sh`).
+private let rootfs: String = {
+    if let value = getenv("SWIFTLXC_TEST_ROOTFS") { return String(cString: value) }
+    let package = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+    let path = "/\(package)/.build/test-rootfs"
+    if access(path + "/bin/busybox", X_OK) != 0 {
+        _ = try? Spawn.run(
+            SpawnRequest(
+                path: "/\(package)/Scripts/make-rootfs.sh", arguments: ["make-rootfs.sh", path],
+                fileMap: [0, 2, 2]))
+    }
+    return path
+}()
+
+/// Runs `execute` with stdout captured.
+private func executeCapturing(_ options: ExecuteOptions) throws -> (String, TerminationStatus) {
+    let pipe = try Pipe()
+    var options = options
+    options.stdio = [-1, pipe.writeEnd.rawValue, 2]
+    let status = try execute(options)
+    try pipe.writeEnd.close()
+    return (String(decoding: try pipe.readEnd.readAll(), as: UTF8.self), status)
+}
+
+private func mountTable() -> String {
+    (try? FileContents.readText("/proc/self/mountinfo")) ?? ""
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ExecuteTests {
+    @Test func runsACommandWithLXCItems() throws {
+        let options = ExecuteOptions(
+            name: "exec1", rootfs: rootfs,
+            items: [
+                ("lxc.mount.auto", "proc:mixed sys:mixed"), ("lxc.environment", "COLOR=blue"),
+                ("lxc.uts.name", "box"), ("lxc.init.cwd", "/tmp"),
+            ],
+            command: [
+                "/bin/sh", "-c",
+                "echo $$ $(hostname) $COLOR $(pwd) $container; ps -o comm | sed -n 2p",
+            ])
+        let (output, status) = try executeCapturing(options)
+        #expect(status == .exited(0))
+        #expect(output == "2 box blue /tmp lxc\nswiftlxc-init\n")
+    }
+
+    @Test func readsAConfigFile() throws {
+        let path = "/tmp/swiftlxc-execute-\(getpid()).conf"
+        try FileContents.write(
+            """
+            # an application container
+            lxc.rootfs.path = dir:\(rootfs)
+            lxc.uts.name = fromfile
+            lxc.mount.auto = proc
+            lxc.prlimit.nofile = 77:88
+            lxc.cap.drop = sys_admin mknod
+            lxc.sysctl.net.ipv4.ip_forward = 1
+            lxc.mount.entry = tmpfs scratch tmpfs size=64k,create=dir 0 0
+
+            """, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        defer { unlink(path) }
+        let options = ExecuteOptions(
+            name: "exec2", configFile: path,
+            command: [
+                "/bin/sh", "-c",
+                "hostname; ulimit -n; cat /proc/sys/net/ipv4/ip_forward; "
+                    + "grep -c ' /scratch ' /proc/self/mountinfo; grep CapBnd /proc/self/status",
+            ])
+        let (output, status) = try executeCapturing(options)
+        #expect(status == .exited(0))
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(4)) == ["fromfile", "77", "1", "1"])
+        let bounding = UInt64(lines.last?.split(separator: "\t").last ?? "", radix: 16) ?? 0
+        #expect(bounding & (1 << 21) == 0, "CAP_SYS_ADMIN dropped")
+        #expect(bounding & (1 << 27) == 0, "CAP_MKNOD dropped")
+        #expect(bounding & (1 << 0) != 0, "CAP_CHOWN kept")
+    }
+
+    @Test func exitStatusesPropagate() throws {
+        for (script, expected) in [("exit 0", 0), ("exit 7", 7), ("kill -KILL $$", 137)] {
+            let (_, status) = try executeCapturing(
+                ExecuteOptions(name: "exit", rootfs: rootfs, command: ["/bin/sh", "-c", script]))
+            #expect(status.shellStatus == Int32(expected), "\(script)")
+        }
+    }
+
+    @Test func userNamespaceFromIdmap() throws {
+        let options = ExecuteOptions(
+            name: "userns", rootfs: rootfs,
+            items: [
+                ("lxc.idmap", "u 0 100000 65536"), ("lxc.idmap", "g 0 100000 65536"),
+                ("lxc.mount.auto", "proc:mixed sys:mixed"),
+            ],
+            command: ["/bin/sh", "-c", "id -u; cat /proc/self/uid_map"])
+        let (output, status) = try executeCapturing(options)
+        #expect(status == .exited(0))
+        let lines = output.split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(lines.first == ["0"])
+        #expect(lines.dropFirst().first == ["0", "100000", "65536"])
+    }
+
+    @Test func missingCommandExits127() throws {
+        let before = mountTable()
+        #expect {
+            _ = try executeCapturing(ExecuteOptions(name: "x", rootfs: rootfs, command: ["/nope"]))
+        } throws: { error in
+            guard let error = error as? ExecuteError else { return false }
+            return error.exitStatus == 127
+                && error.description == "exec: execve /nope: no such file or directory"
+        }
+        #expect(mountTable() == before)
+    }
+
+    @Test(arguments: [
+        ("lxc.cap.drop", "sys_bogus", "lxc.cap.drop = sys_bogus"),
+        ("lxc.idmap", "u 0 notanumber 1", "lxc.idmap"),
+        ("lxc.mount.entry", "/nonexistent mnt none bind 0 0", "open_tree /nonexistent"),
+        ("lxc.prlimit.nofile", "abc", "lxc.prlimit.nofile"),
+    ])
+    func badInputIsNamedAndLeavesNothing(key: String, value: String, expected: String) throws {
+        let before = mountTable()
+        #expect {
+            _ = try executeCapturing(
+                ExecuteOptions(
+                    name: "bad", rootfs: rootfs, items: [(key, value)], command: ["true"]))
+        } throws: { error in
+            (error as? ExecuteError).map { $0.description.contains(expected) } ?? false
+        }
+        #expect(mountTable() == before)
+    }
+
+    @Test func missingRootfsIsNamed() throws {
+        #expect {
+            _ = try executeCapturing(
+                ExecuteOptions(name: "x", rootfs: "/nonexistent/rootfs", command: ["true"]))
+        } throws: { error in
+            (error as? ExecuteError)?.description
+                == "lxc.rootfs.path: /nonexistent/rootfs is not a directory"
+        }
+    }
+
+    @Test func unsupportedFeaturesAreRefusedByKey() throws {
+        #expect {
+            _ = try executeCapturing(
+                ExecuteOptions(
+                    name: "x", rootfs: rootfs, items: [("lxc.cgroup.pids.max", "10")],
+                    command: ["true"]))
+        } throws: { error in
+            (error as? ExecuteError)?.description
+                == "lxc.cgroup.pids.max: cgroup limits are not supported yet"
+        }
+    }
+}
