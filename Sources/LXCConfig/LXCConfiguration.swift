@@ -193,7 +193,8 @@ public struct LXCConfiguration: Sendable, Equatable {
             removeLines(key, withSubkeys: false)
             return
         }
-        let replaces = Self.booleans[key] != nil || Self.unsignedKeys.contains(key)
+        let replaces =
+            Self.booleans[key] != nil || Self.unsignedKeys.contains(key)
             || Self.signals[key] != nil || Self.texts.contains(key)
             || Self.cgroupDirs.contains(key) || key == "lxc.rootfs.path"
         if replaces { removeLines(key, withSubkeys: false) }
@@ -230,12 +231,13 @@ public struct LXCConfiguration: Sendable, Equatable {
         } catch {
             throw ConfigError(key: key, value: "", reason: error.reason)
         }
-        let family = key == "lxc.net" || key == "lxc.hook" || key.hasPrefix("lxc.net.")
+        let family =
+            key == "lxc.net" || key == "lxc.hook" || key.hasPrefix("lxc.net.")
             || Self.familyRoots.contains(key)
         removeLines(key, withSubkeys: family)
     }
 
-    mutating func apply(_ key: String, _ value: String, includeDepth: Int) throws -> Void {
+    mutating func apply(_ key: String, _ value: String, includeDepth: Int) throws {
         switch try Self.target(key) {
         case .top(let name): try setTop(name, value, includeDepth: includeDepth)
         case .family(let root, let sub): try setFamily(root, sub, value)
@@ -250,13 +252,17 @@ public struct LXCConfiguration: Sendable, Equatable {
     private mutating func setTop(_ key: String, _ value: String, includeDepth: Int) throws {
         if let defaultValue = Self.booleans[key] {
             _ = defaultValue
-            if value.isEmpty { scalars[key] = nil } else {
+            if value.isEmpty {
+                scalars[key] = nil
+            } else {
                 scalars[key] = try Values.bool(value) ? "1" : "0"
             }
             return
         }
         if Self.unsignedKeys.contains(key) {
-            if value.isEmpty { scalars[key] = nil } else {
+            if value.isEmpty {
+                scalars[key] = nil
+            } else {
                 let number = try Values.unsigned(value)
                 // uid_t and gid_t print as signed ints in LXC, so (uid_t)-1 reads back -1.
                 if key == "lxc.init.uid" || key == "lxc.init.gid" {
@@ -322,7 +328,9 @@ public struct LXCConfiguration: Sendable, Equatable {
             for word in Values.words(value) { names.append(try Values.lxcCapability(word)) }
             lists[key, default: []].append(contentsOf: names)
         case "lxc.idmap":
-            if value.isEmpty { lists[key] = nil } else {
+            if value.isEmpty {
+                lists[key] = nil
+            } else {
                 lists[key, default: []].append(try Values.idmap(value))
             }
         case "lxc.init.groups":
@@ -424,7 +432,9 @@ public struct LXCConfiguration: Sendable, Equatable {
     private mutating func setNetwork(_ index: Int, _ sub: String, _ value: String) throws {
         var network = networks[index] ?? Network()
         if value.isEmpty {
-            if Self.networkLists.contains(sub) { network.lists[sub] = nil } else {
+            if Self.networkLists.contains(sub) {
+                network.lists[sub] = nil
+            } else {
                 network.scalars[sub] = nil
             }
             networks[index] = network
@@ -432,7 +442,9 @@ public struct LXCConfiguration: Sendable, Equatable {
         }
         switch sub {
         case "type":
-            guard Self.networkTypes.contains(value) else { throw ValueError("unknown network type") }
+            guard Self.networkTypes.contains(value) else {
+                throw ValueError("unknown network type")
+            }
             network.scalars[sub] = value
         case "flags":
             // LXC sets IFF_UP whatever the value says.
@@ -620,7 +632,8 @@ public struct LXCConfiguration: Sendable, Equatable {
                 ]
             }
             switch network.type {
-            case "veth": names += ["veth.pair", "veth.ipv4.route", "veth.ipv6.route", "veth.vlan.id"]
+            case "veth":
+                names += ["veth.pair", "veth.ipv4.route", "veth.ipv6.route", "veth.vlan.id"]
             case "macvlan": names += ["macvlan.mode"]
             case "ipvlan": names += ["ipvlan.mode", "ipvlan.isolation"]
             case "vlan": names += ["vlan.id"]

@@ -184,7 +184,8 @@ extension ContainerConfig {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "\\"), index + 3 < bytes.count + 0,
-                let value = UInt8(String(decoding: bytes[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
+                let value = UInt8(
+                    String(decoding: bytes[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
             {
                 result.append(value)
                 index += 4

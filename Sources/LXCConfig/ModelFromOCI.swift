@@ -147,7 +147,8 @@ extension ContainerConfig {
         let (spec, warnings) = try OCISpec.decode(bytes, file: path)
         let bundle = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         do {
-            try self.init(oci: spec, bundle: bundle.isEmpty ? "/" : bundle, name: name,
+            try self.init(
+                oci: spec, bundle: bundle.isEmpty ? "/" : bundle, name: name,
                 warnings: warnings)
         } catch {
             var located = error

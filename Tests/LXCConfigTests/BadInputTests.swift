@@ -10,26 +10,44 @@ import Testing
         ("lxc.prlimit.nofile = abc", "lxc.prlimit.nofile = abc: invalid limit"),
         ("lxc.bogus = 1", "lxc.bogus = 1: unknown key"),
         ("lxc.network.type = veth", "lxc.network.type = veth: legacy key, use lxc.net.[i].type"),
-        ("lxc.network.0.ipv4 = 10.0.0.1/24",
-         "lxc.network.0.ipv4 = 10.0.0.1/24: legacy key, use lxc.net.0.ipv4.address"),
+        (
+            "lxc.network.0.ipv4 = 10.0.0.1/24",
+            "lxc.network.0.ipv4 = 10.0.0.1/24: legacy key, use lxc.net.0.ipv4.address"
+        ),
         ("lxc.utsname = web", "lxc.utsname = web: legacy key, use lxc.uts.name"),
         ("lxc.limit.nofile = 10", "lxc.limit.nofile = 10: legacy key, use lxc.prlimit.nofile"),
         ("lxc.tty.max = -1", "lxc.tty.max = -1: not a number"),
         ("lxc.tty.max = 99999999999", "lxc.tty.max = 99999999999: number out of range"),
         ("lxc.autodev = 2", "lxc.autodev = 2: expected 0 or 1"),
-        ("lxc.cap.drop = CAP_SYS_ADMIN", "lxc.cap.drop = CAP_SYS_ADMIN: unknown capability CAP_SYS_ADMIN"),
-        ("lxc.idmap = b 0 1 2", "lxc.idmap = b 0 1 2: expected u|g <container id> <host id> <count>"),
+        (
+            "lxc.cap.drop = CAP_SYS_ADMIN",
+            "lxc.cap.drop = CAP_SYS_ADMIN: unknown capability CAP_SYS_ADMIN"
+        ),
+        (
+            "lxc.idmap = b 0 1 2",
+            "lxc.idmap = b 0 1 2: expected u|g <container id> <host id> <count>"
+        ),
         ("lxc.net.0.veth.vlan.id = 5000", "lxc.net.0.veth.vlan.id = 5000: number out of range"),
-        ("lxc.net.0.ipv4.address = 10.0.0.1/33", "lxc.net.0.ipv4.address = 10.0.0.1/33: invalid prefix"),
+        (
+            "lxc.net.0.ipv4.address = 10.0.0.1/33",
+            "lxc.net.0.ipv4.address = 10.0.0.1/33: invalid prefix"
+        ),
         ("lxc.net.0.bogus = 1", "lxc.net.0.bogus = 1: unknown key"),
         ("lxc.net.x.type = veth", "lxc.net.x.type = veth: invalid network index"),
         ("lxc.namespace.clone = mount", "lxc.namespace.clone = mount: unknown namespace mount"),
-        ("lxc.time.offset.boot = 1d",
-         "lxc.time.offset.boot = 1d: invalid time offset unit, expected h, m, s, ms, us or ns"),
+        (
+            "lxc.time.offset.boot = 1d",
+            "lxc.time.offset.boot = 1d: invalid time offset unit, expected h, m, s, ms, us or ns"
+        ),
         ("lxc.signal.halt = PWR", "lxc.signal.halt = PWR: invalid signal"),
-        ("lxc.mount.auto = proc:bogus", "lxc.mount.auto = proc:bogus: invalid filesystem to automount proc:bogus"),
-        ("lxc.include = /nonexistent/x.conf",
-         "lxc.include = /nonexistent/x.conf: cannot read /nonexistent/x.conf: no such file or directory"),
+        (
+            "lxc.mount.auto = proc:bogus",
+            "lxc.mount.auto = proc:bogus: invalid filesystem to automount proc:bogus"
+        ),
+        (
+            "lxc.include = /nonexistent/x.conf",
+            "lxc.include = /nonexistent/x.conf: cannot read /nonexistent/x.conf: no such file or directory"
+        ),
         ("lxc.uts.name", "lxc.uts.name = : missing ="),
     ])
     func badLineNamesFileLineKeyAndValue(line: String, message: String) {
@@ -59,10 +77,12 @@ import Testing
 
     @Test func includeOfADirectoryReadsItsConfFilesInOrder() throws {
         let directory = scratchDirectory()
-        try "lxc.uts.name = one\n".write(toFile: directory + "/a.conf", atomically: true, encoding: .utf8)
+        try "lxc.uts.name = one\n".write(
+            toFile: directory + "/a.conf", atomically: true, encoding: .utf8)
         try "lxc.uts.name = two\nlxc.tty.max = 3\n".write(
             toFile: directory + "/b.conf", atomically: true, encoding: .utf8)
-        try "lxc.uts.name = ignored\n".write(toFile: directory + "/c.txt", atomically: true, encoding: .utf8)
+        try "lxc.uts.name = ignored\n".write(
+            toFile: directory + "/c.txt", atomically: true, encoding: .utf8)
         try "lxc.tty.max = x\n".write(toFile: directory + "/bad", atomically: true, encoding: .utf8)
         let config = try LXCConfiguration(parsing: "lxc.include = \(directory)\n")
         #expect(try config.get("lxc.uts.name") == "two")
@@ -74,14 +94,15 @@ import Testing
     }
 
     @Test func familiesClearTogether() throws {
-        var config = try LXCConfiguration(parsing: """
-            lxc.net.0.type = veth
-            lxc.net.0.ipv4.address = 10.0.0.2/24
-            lxc.net.1.type = macvlan
-            lxc.cgroup.cpu.shares = 512
-            lxc.cgroup.memory.limit_in_bytes = 1G
+        var config = try LXCConfiguration(
+            parsing: """
+                lxc.net.0.type = veth
+                lxc.net.0.ipv4.address = 10.0.0.2/24
+                lxc.net.1.type = macvlan
+                lxc.cgroup.cpu.shares = 512
+                lxc.cgroup.memory.limit_in_bytes = 1G
 
-            """)
+                """)
         try config.clear("lxc.net.0")
         #expect(try config.get("lxc.net") == "macvlan\n")
         #expect(!config.text.contains("lxc.net.0."))
@@ -102,11 +123,12 @@ import Testing
         var config = LXCConfiguration()
         try config.set("lxc.net.0.type", "veth")
         try config.set("lxc.net.1.type", "macvlan")
-        #expect(try config.keys("lxc.net.0") == [
-            "type", "script.up", "script.down", "flags", "link", "name", "hwaddr", "mtu",
-            "ipv6.address", "ipv6.gateway", "ipv4.address", "ipv4.gateway", "veth.pair",
-            "veth.ipv4.route", "veth.ipv6.route", "veth.vlan.id",
-        ])
+        #expect(
+            try config.keys("lxc.net.0") == [
+                "type", "script.up", "script.down", "flags", "link", "name", "hwaddr", "mtu",
+                "ipv6.address", "ipv6.gateway", "ipv4.address", "ipv4.gateway", "veth.pair",
+                "veth.ipv4.route", "veth.ipv6.route", "veth.vlan.id",
+            ])
         #expect(try config.keys("lxc.net.1").last == "macvlan.mode")
         #expect(try config.keys("lxc.cgroup") == ["dir"])
         #expect(throws: ConfigError.self) { try config.keys("lxc.net.5") }
@@ -140,11 +162,12 @@ import Testing
               "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY","args":[{"index":1,"value":2,"op":"SCMP_CMP_EQ"}]}]}}}
             """
         let (spec, warnings) = try OCISpec.decode(Array(json.utf8))
-        #expect(warnings == [
-            "extra is not supported and is ignored",
-            "process.ioPriority is not supported and is ignored",
-            "linux.intelRdt is not supported and is ignored",
-        ])
+        #expect(
+            warnings == [
+                "extra is not supported and is ignored",
+                "process.ioPriority is not supported and is ignored",
+                "linux.intelRdt is not supported and is ignored",
+            ])
         let model = try ContainerConfig(oci: spec, bundle: "/b", warnings: warnings)
         #expect(model.rootfs.path == "/b/rootfs" && model.rootfs.readOnly)
         #expect(model.capabilities.oci?.bounding == ["CAP_NET_RAW", "CAP_SYS_ADMIN"])
@@ -159,11 +182,18 @@ import Testing
     @Test(arguments: [
         ("{", "invalid json"),
         ("{\"ociVersion\":1}", "ociVersion: expected a string"),
-        ("{\"ociVersion\":\"1.0\",\"process\":{\"cwd\":\"/\"}}", "process.user: missing required field"),
-        ("{\"ociVersion\":\"1.0\",\"process\":{\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0},\"capabilities\":{\"bounding\":[\"CAP_BOGUS\"]}}}",
-         "process.capabilities.bounding: unknown capability CAP_BOGUS"),
-        ("{\"ociVersion\":\"1.0\",\"linux\":{\"namespaces\":[{\"type\":\"bogus\"}]}}",
-         "linux.namespaces[0].type: unknown namespace bogus"),
+        (
+            "{\"ociVersion\":\"1.0\",\"process\":{\"cwd\":\"/\"}}",
+            "process.user: missing required field"
+        ),
+        (
+            "{\"ociVersion\":\"1.0\",\"process\":{\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0},\"capabilities\":{\"bounding\":[\"CAP_BOGUS\"]}}}",
+            "process.capabilities.bounding: unknown capability CAP_BOGUS"
+        ),
+        (
+            "{\"ociVersion\":\"1.0\",\"linux\":{\"namespaces\":[{\"type\":\"bogus\"}]}}",
+            "linux.namespaces[0].type: unknown namespace bogus"
+        ),
     ])
     func badDocumentsNameThePath(json: String, message: String) {
         do {

@@ -32,7 +32,8 @@ import Testing
     @Test func savedConfigBecomesTheModel() throws {
         let config = try LXCConfiguration(contentsOf: Fixtures.path("liblxc-saved.conf"))
         let model = try ContainerConfig(lxc: config, name: "web")
-        #expect(model.idmaps.first == .init(kind: .user, containerID: 0, hostID: 100000, count: 65536))
+        #expect(
+            model.idmaps.first == .init(kind: .user, containerID: 0, hostID: 100000, count: 65536))
         #expect(model.process.rlimits == [.init(resource: "nofile", soft: 1024, hard: 4096)])
         #expect(model.networks.first?.vethIPv4Routes == ["198.51.100.0/24"])
         #expect(model.sysctls == [.init("net.ipv4.ip_forward", "1")])

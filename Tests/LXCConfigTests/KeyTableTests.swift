@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct KeyTableTests {
     @Test func topLevelKeysAreThoseLxcTestGetkeysPrints() throws {
-        let expected = try Fixtures.text("lxc-test-getkeys.txt").split(separator: "\n").map(String.init)
+        let expected = try Fixtures.text("lxc-test-getkeys.txt").split(separator: "\n").map(
+            String.init)
         #expect(ConfigKeys.top.map(\.name) == expected)
         #expect(try LXCConfiguration().keys() == expected)
     }
