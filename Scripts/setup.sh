@@ -25,8 +25,7 @@ if [ -n "$missing" ]; then
 fi
 [ "${1:-}" = "--packages" ] && exit 0
 
-swift build -c release --product swiftlxc
-swift build -c release --product swiftlxc-init
+Scripts/build-release.sh
 Scripts/make-rootfs.sh .build/rootfs
 
 echo "setup: running a demo container"

@@ -31,10 +31,12 @@ public struct ExecuteOptions: Sendable {
     }
 }
 
-/// Why `execute` could not run the command.
-public enum ExecuteError: Error, Sendable, CustomStringConvertible {
+/// Why a container could not be run (`execute`, `runBundle`).
+public enum RunError: Error, Sendable, CustomStringConvertible {
     /// The config file or an item did not load; every error, each with its line.
     case config([ConfigError])
+    /// An OCI bundle's `config.json` did not load.
+    case oci(OCIError)
     /// The config asks for something the runtime cannot do.
     case plan(PlanError)
     /// The start failed on the host or in the container.
@@ -49,6 +51,7 @@ public enum ExecuteError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .config(let errors): return errors.map(\.description).joined(separator: "\n")
+        case .oci(let error): return error.description
         case .plan(let error): return error.description
         case .launch(let error): return error.description
         }
@@ -57,7 +60,7 @@ public enum ExecuteError: Error, Sendable, CustomStringConvertible {
 
 /// Runs `options.command` in an application container, as `lxc-execute` does: a minimal init
 /// is PID 1, and the command's exit status (128 + signal when signalled) is returned.
-public func execute(_ options: ExecuteOptions) throws(ExecuteError) -> TerminationStatus {
+public func execute(_ options: ExecuteOptions) throws(RunError) -> TerminationStatus {
     var configuration = LXCConfiguration()
     if let file = options.configFile {
         let (loaded, errors) = LXCConfiguration.check(contentsOf: file)
@@ -92,6 +95,33 @@ public func execute(_ options: ExecuteOptions) throws(ExecuteError) -> Terminati
         throw .plan(error)
     }
     request.stdio = options.stdio
+    do {
+        return try Launcher.run(request)
+    } catch {
+        throw .launch(error)
+    }
+}
+
+/// Runs an OCI bundle in the foreground, as `runc run` does: the process of `config.json`
+/// is PID 1 (no init stays behind) and its exit status is returned. Warnings about fields the
+/// runtime does not act on are passed to `warn`.
+public func runBundle(
+    _ bundle: String, id: String, stdio: [Int32] = [0, 1, 2], warn: (String) -> Void = { _ in }
+) throws(RunError) -> TerminationStatus {
+    let model: ContainerConfig
+    do {
+        model = try ContainerConfig(ociFile: bundle + "/config.json", name: id)
+    } catch {
+        throw .oci(error)
+    }
+    var request: LaunchRequest
+    do {
+        request = try Planner.launch(model, flavor: .oci, initMode: .exec)
+    } catch {
+        throw .plan(error)
+    }
+    for warning in request.warnings { warn(warning) }
+    request.stdio = stdio
     do {
         return try Launcher.run(request)
     } catch {

@@ -63,6 +63,8 @@ public struct LaunchRequest: Sendable {
     public var stdio: [Int32] = [0, 1, 2]
     /// The container-side binary; found next to this executable when nil.
     public var initPath: String?
+    /// What the planner adjusted or will not do, for the caller to show.
+    public var warnings: [String] = []
 
     public init(plan: ContainerPlan) {
         self.plan = plan

@@ -61,6 +61,13 @@ public enum Planner {
             rootfs.defaultDevices = true
         }
         for (index, mount) in config.mounts.enumerated() {
+            if mount.type == "cgroup" && mount.target == "/sys/fs/cgroup" {
+                // One cgroup mount stands for every hierarchy of the host: a tmpfs with each
+                // v1 hierarchy and the unified one, or cgroup2 alone on a cgroup2 host.
+                rootfs.mounts += try cgroupMounts(
+                    cgroup2Only: false, readOnly: mount.options.contains("ro"))
+                continue
+            }
             rootfs.mounts.append(
                 try mountSpec(mount, index: index, rootfs: rootfsPath, flavor: flavor))
         }
@@ -111,9 +118,23 @@ public enum Planner {
         plan.environment = environment(config.process.env, flavor: flavor)
         plan.cwd = config.process.cwd.isEmpty ? "/" : config.process.cwd
         plan.capabilities = try capabilities(config.capabilities)
+        var warnings = config.warnings
+        if var sets = plan.capabilities {
+            // The kernel raises an ambient capability only if it is permitted and inheritable;
+            // runc and crun skip the others, and so does SwiftLXC, saying so.
+            let raisable = sets.ambient.intersection(sets.permitted).intersection(sets.inheritable)
+            for skipped in sets.ambient.subtracting(raisable).members {
+                warnings.append(
+                    "process.capabilities.ambient: \(skipped) is not permitted and inheritable, "
+                        + "so it is not raised")
+            }
+            sets.ambient = raisable
+            plan.capabilities = sets
+        }
         plan.initMode = initMode
 
         var request = LaunchRequest(plan: plan)
+        request.warnings = warnings
         request.idMappings = config.idmaps.map {
             IDMapping(
                 kind: $0.kind == .user ? .user : .group, containerID: $0.containerID,
@@ -140,8 +161,16 @@ public enum Planner {
         if let first = config.cgroup.v2.first {
             throw PlanError("lxc.cgroup2.\(first.key)", "cgroup limits are not supported yet")
         }
-        if config.cgroup.resources != nil {
-            throw PlanError("linux.resources", "cgroup limits are not supported yet")
+        if let resources = config.cgroup.resources {
+            // A device list alone is what every `crun spec` carries; the container gets only
+            // the nodes the runtime creates, and the device cgroup comes with the cgroups.
+            let limits =
+                resources.memory != nil || resources.cpu != nil || resources.pids != nil
+                || resources.blockIO != nil || !(resources.hugepageLimits ?? []).isEmpty
+                || !(resources.unified ?? [:]).isEmpty
+            if limits {
+                throw PlanError("linux.resources", "cgroup limits are not supported yet")
+            }
         }
         for network in config.networks where !["empty", "none", ""].contains(network.type) {
             throw PlanError(
@@ -275,7 +304,7 @@ public enum Planner {
         }
         if let cgroup = auto.cgroup {
             let readOnly = cgroup.mode != .rw
-            for mount in try cgroupMounts(cgroup, readOnly: readOnly) { mounts.append(mount) }
+            mounts += try cgroupMounts(cgroup2Only: cgroup.kind == .cgroup2, readOnly: readOnly)
         }
         if auto.sharedMounts != nil {
             throw PlanError("lxc.mount.auto", "shmounts is not supported yet")
@@ -286,7 +315,7 @@ public enum Planner {
     /// The host's cgroup hierarchies, mounted again inside the container's cgroup namespace.
     /// Read-only unless `rw` was asked: until the container has cgroups of its own, their
     /// roots are the caller's.
-    private static func cgroupMounts(_ cgroup: MountAuto.Cgroup, readOnly: Bool) throws(PlanError)
+    private static func cgroupMounts(cgroup2Only: Bool, readOnly: Bool) throws(PlanError)
         -> [MountSpec]
     {
         let ro = readOnly ? "ro," : ""
@@ -323,7 +352,7 @@ public enum Planner {
                 throw PlanError("lxc.mount.auto", error.description)
             }
         }
-        if cgroup.kind == .cgroup2 || v1.isEmpty {
+        if cgroup2Only || v1.isEmpty {
             mounts.append(
                 try spec(
                     "cgroup2", "/sys/fs/cgroup", "cgroup2",
@@ -372,6 +401,13 @@ public enum Planner {
         // A bind's source is a host path; OCI allows one relative to the bundle.
         if options.bind && !mount.source.hasPrefix("/") {
             throw PlanError(key, "bind source \(mount.source) must be an absolute path")
+        }
+        // OCI runtimes create every missing destination: a file for a bind of a file.
+        if flavor == .oci && options.create == .none {
+            var info = stat()
+            let isFile =
+                options.bind && stat(mount.source, &info) == 0 && (info.st_mode & S_IFMT) != S_IFDIR
+            options.create = isFile ? .file : .directory
         }
         return MountSpec(source: mount.source, target: target, type: mount.type, options: options)
     }

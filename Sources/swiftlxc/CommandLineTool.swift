@@ -11,11 +11,14 @@ enum CommandLineTool {
           api-extensions     print the LXC API extensions SwiftLXC offers, one a line
           config             check LXC configs and OCI config.json, read and list keys
           execute            run a command in an application container (lxc-execute)
+          run                run an OCI bundle in the foreground (runc run)
           version            print the version
           help               print this text
         """
 
     static func run(_ arguments: [String]) -> Int32 {
+        var arguments = arguments
+        if let status = takeGlobalOptions(&arguments) { return status }
         guard let verb = arguments.first else {
             printError(usage)
             return 2
@@ -27,6 +30,7 @@ enum CommandLineTool {
             return 0
         case "config": return ConfigCommand.run(rest)
         case "execute": return ExecuteCommand.run(rest)
+        case "run": return RunCommand.run(rest)
         case "version", "--version":
             print("swiftlxc \(SwiftLXC.version)")
             return 0
@@ -38,6 +42,55 @@ enum CommandLineTool {
             printError("swiftlxc: unknown command \(verb)\n\(usage)")
             return 2
         }
+    }
+}
+
+extension CommandLineTool {
+    /// runc's global options, before the verb: `--log FILE`, `--log-format text|json`,
+    /// `--debug`, `--root DIR`. Returns an exit status when they are wrong.
+    static func takeGlobalOptions(_ arguments: inout [String]) -> Int32? {
+        var logPath: String?
+        var format = LogFormat.text
+        var level = LogLevel.warn
+        while let first = arguments.first, first.hasPrefix("--") {
+            let (name, inline) = splitOption(first)
+            let takesValue = ["--log", "--log-format", "--root"].contains(name)
+            guard takesValue || name == "--debug" else { break }
+            arguments.removeFirst()
+            var value = inline
+            if takesValue && value == nil {
+                guard !arguments.isEmpty else {
+                    printError("swiftlxc: \(name) needs a value")
+                    return 2
+                }
+                value = arguments.removeFirst()
+            }
+            switch name {
+            case "--log": logPath = value
+            case "--log-format":
+                guard let parsed = LogFormat(rawValue: value ?? "") else {
+                    printError("swiftlxc: --log-format must be text or json")
+                    return 2
+                }
+                format = parsed
+            case "--debug": level = .debug
+            default: break  // --root: state directories come with the OCI lifecycle verbs
+            }
+        }
+        if let logPath {
+            do {
+                try Log.initializeRuntime(path: logPath, format: format, level: level)
+            } catch {
+                printError("swiftlxc: \(error)")
+                return 1
+            }
+        }
+        return nil
+    }
+
+    private static func splitOption(_ word: String) -> (String, String?) {
+        guard let equals = word.firstIndex(of: "=") else { return (word, nil) }
+        return (String(word[..<equals]), String(word[word.index(after: equals)...]))
     }
 }
 

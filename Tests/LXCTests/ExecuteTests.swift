@@ -110,7 +110,7 @@ struct ExecuteTests {
         #expect {
             _ = try executeCapturing(ExecuteOptions(name: "x", rootfs: rootfs, command: ["/nope"]))
         } throws: { error in
-            guard let error = error as? ExecuteError else { return false }
+            guard let error = error as? RunError else { return false }
             return error.exitStatus == 127
                 && error.description == "exec: execve /nope: no such file or directory"
         }
@@ -130,7 +130,7 @@ struct ExecuteTests {
                 ExecuteOptions(
                     name: "bad", rootfs: rootfs, items: [(key, value)], command: ["true"]))
         } throws: { error in
-            (error as? ExecuteError).map { $0.description.contains(expected) } ?? false
+            (error as? RunError).map { $0.description.contains(expected) } ?? false
         }
         #expect(mountTable() == before)
     }
@@ -140,7 +140,7 @@ struct ExecuteTests {
             _ = try executeCapturing(
                 ExecuteOptions(name: "x", rootfs: "/nonexistent/rootfs", command: ["true"]))
         } throws: { error in
-            (error as? ExecuteError)?.description
+            (error as? RunError)?.description
                 == "lxc.rootfs.path: /nonexistent/rootfs is not a directory"
         }
     }
@@ -152,8 +152,71 @@ struct ExecuteTests {
                     name: "x", rootfs: rootfs, items: [("lxc.cgroup.pids.max", "10")],
                     command: ["true"]))
         } throws: { error in
-            (error as? ExecuteError)?.description
+            (error as? RunError)?.description
                 == "lxc.cgroup.pids.max: cgroup limits are not supported yet"
+        }
+    }
+}
+
+/// A bundle from the `crun spec` fixture, pointing at the test rootfs and running `script`.
+private func makeBundle(_ script: String) throws -> String {
+    let package = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+    var spec = try FileContents.readText("/\(package)/Tests/LXCConfigTests/Fixtures/crun-spec.json")
+    spec = spec.replacingOccurrences(of: "\"path\": \"rootfs\"", with: "\"path\": \"\(rootfs)\"")
+    spec = spec.replacingOccurrences(
+        of: "\"sh\"", with: "\"/bin/sh\", \"-c\", \(JSONText.quote(script))")
+    spec = spec.replacingOccurrences(of: "\"terminal\": true", with: "\"terminal\": false")
+    let bundle = "/tmp/swiftlxc-bundle-\(getpid())-\(script.utf8.count)"
+    mkdir(bundle, 0o755)
+    try FileContents.write(spec, to: bundle + "/config.json", flags: O_WRONLY | O_CREAT | O_TRUNC)
+    return bundle
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        var result = ""
+        var rest = self[...]
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound] + replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct RunBundleTests {
+    @Test func runsTheProcessOfConfigJSONAsPID1() throws {
+        let bundle = try makeBundle(
+            "echo $$ $(hostname); grep -E 'CapBnd|NoNewPrivs' /proc/self/status; "
+                + "touch /x 2>/dev/null || echo read-only; cat /proc/kcore | wc -c; exit 3")
+        defer {
+            unlink(bundle + "/config.json")
+            rmdir(bundle)
+        }
+        let pipe = try Pipe()
+        var warnings: [String] = []
+        let status = try runBundle(bundle, id: "oci1", stdio: [-1, pipe.writeEnd.rawValue, 2]) {
+            warnings.append($0)
+        }
+        try pipe.writeEnd.close()
+        let output = String(decoding: try pipe.readEnd.readAll(), as: UTF8.self)
+        #expect(status == .exited(3))
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(lines.first == "1 crun")
+        // crun spec keeps CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE.
+        #expect(lines.dropFirst().first == "CapBnd:\t0000000020000420")
+        #expect(lines.dropFirst(2).first == "NoNewPrivs:\t1")
+        #expect(lines.dropFirst(3).first == "read-only")
+        #expect(lines.dropFirst(4).first == "0", "/proc/kcore is masked")
+        #expect(warnings.contains { $0.hasPrefix("process.capabilities.ambient: CAP_KILL") })
+    }
+
+    @Test func missingBundleIsNamed() {
+        #expect {
+            _ = try runBundle("/nonexistent/bundle", id: "x")
+        } throws: { error in
+            (error as? RunError)?.description.hasPrefix("/nonexistent/bundle/config.json") ?? false
         }
     }
 }
