@@ -82,6 +82,14 @@ public enum ContainerStage {
                 object: "a container needs its own mount namespace")
         }
 
+        if plan.dieWithParent {
+            try step("tie the container to its monitor") { () throws(SyscallError) in
+                // Had the monitor died before this, the sync socket would already be closed
+                // and the stage would stop at its next read.
+                try ProcessControl.prctl(PR_SET_PDEATHSIG, UInt(SIGKILL))
+            }
+        }
+
         // Joining comes first: a joined user namespace decides what every later step may do.
         for join in sortedJoins(plan.joinNamespaces) {
             try step("join \(join.namespace.procName) namespace") { () throws(SyscallError) in

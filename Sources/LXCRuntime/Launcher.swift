@@ -44,7 +44,7 @@ public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .missingInit(let path): return "container-side binary not found: \(path)"
+        case .missingInit(let path): return "swiftlxc executable not found: \(path)"
         case .spawn(let error): return "spawn the container: \(error)"
         case .host(let step, let error): return "\(step): \(error)"
         case .container(let failure): return failure.description
@@ -172,14 +172,21 @@ public enum Launcher {
 
     /// The container-side binary: `SWIFTLXC_INIT`, or `swiftlxc-init` beside this executable.
     public static func locateInit() throws(LaunchError) -> String {
-        if let path = getenv("SWIFTLXC_INIT") { return String(cString: path) }
+        try locateExecutable("swiftlxc-init", environment: "SWIFTLXC_INIT")
+    }
+
+    /// A SwiftLXC executable: the path in `environment`, or `name` beside this executable.
+    public static func locateExecutable(_ name: String, environment: String) throws(LaunchError)
+        -> String
+    {
+        if let path = getenv(environment) { return String(cString: path) }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes {
             readlink("/proc/self/exe", $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4095)
         }
         let executable = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
         let directory = executable.split(separator: "/").dropLast().joined(separator: "/")
-        let candidate = "/\(directory)/swiftlxc-init"
+        let candidate = "/\(directory)/\(name)"
         guard access(candidate, X_OK) == 0 else { throw .missingInit(candidate) }
         return candidate
     }

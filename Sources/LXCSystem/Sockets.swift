@@ -119,7 +119,7 @@ extension FileDescriptor {
                         message.msg_iovlen = 1
                         message.msg_control = control.baseAddress
                         message.msg_controllen = controlLength
-                        let count = recvmsg(rawValue, &message, MSG_CMSG_CLOEXEC)
+                        let count = recvmsg(rawValue, &message, Int32(MSG_CMSG_CLOEXEC))
                         if count >= 0 {
                             fds = parseRights(control, length: message.msg_controllen)
                         }
@@ -161,5 +161,30 @@ private func parseRights(_ control: UnsafeMutableRawBufferPointer, length: Int) 
         _ = try check(pipe2(&fds, O_CLOEXEC), "pipe2")
         readEnd = FileDescriptor(owning: fds[0])
         writeEnd = FileDescriptor(owning: fds[1])
+    }
+}
+
+/// Who is at the other end of a unix socket (`SO_PEERCRED`).
+public struct PeerCredentials: Sendable, Equatable {
+    public var pid: pid_t
+    public var uid: uid_t
+    public var gid: gid_t
+}
+
+extension FileDescriptor {
+    /// `accept4(SOCK_CLOEXEC)` on a listening socket.
+    public borrowing func accept() throws(SyscallError) -> FileDescriptor {
+        let fd = try check(accept4(rawValue, nil, nil, Int32(SOCK_CLOEXEC.rawValue)), "accept4")
+        return FileDescriptor(owning: fd)
+    }
+
+    /// The peer's pid, uid and gid as the kernel recorded them at connect.
+    public borrowing func peerCredentials() throws(SyscallError) -> PeerCredentials {
+        var credentials = shim_ucred()
+        var length = socklen_t(MemoryLayout<shim_ucred>.size)
+        _ = try check(
+            getsockopt(rawValue, SOL_SOCKET, SO_PEERCRED, &credentials, &length), "getsockopt",
+            "SO_PEERCRED")
+        return PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid)
     }
 }

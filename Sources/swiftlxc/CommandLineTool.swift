@@ -12,6 +12,10 @@ enum CommandLineTool {
           config             check LXC configs and OCI config.json, read and list keys
           execute            run a command in an application container (lxc-execute)
           run                run an OCI bundle in the foreground (runc run)
+          create             create a container in an lxcpath (-n NAME -P PATH -t TEMPLATE|--rootfs DIR)
+          start, stop        start (daemonized; -F foreground) or stop (-k kill, -r reboot) it
+          info, ls, wait     its state and init pid, the containers, wait for a state (-s)
+          destroy, copy      remove it, or copy it (-N NEWNAME)
           version            print the version
           help               print this text
         """
@@ -31,6 +35,15 @@ enum CommandLineTool {
         case "config": return ConfigCommand.run(rest)
         case "execute": return ExecuteCommand.run(rest)
         case "run": return RunCommand.run(rest)
+        case "create": return LXCCommands.create(rest)
+        case "start": return LXCCommands.start(rest)
+        case "stop": return LXCCommands.stop(rest)
+        case "info": return LXCCommands.info(rest)
+        case "ls", "list": return LXCCommands.list(rest)
+        case "wait": return LXCCommands.wait(rest)
+        case "destroy": return LXCCommands.destroy(rest)
+        case "copy": return LXCCommands.copy(rest)
+        case "__monitor": return LXCCommands.monitor(rest)
         case "version", "--version":
             print("swiftlxc \(SwiftLXC.version)")
             return 0

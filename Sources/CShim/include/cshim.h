@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/pidfd.h>
 #include <sys/statfs.h>
@@ -54,6 +55,14 @@ int close_range(unsigned int first, unsigned int last, int flags);
 int setresuid(uid_t ruid, uid_t euid, uid_t suid);
 int setresgid(gid_t rgid, gid_t egid, gid_t sgid);
 int syncfs(int fd);
+int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+
+/* struct ucred, which glibc declares only under _GNU_SOURCE (SO_PEERCRED's answer). */
+struct shim_ucred {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+};
 
 /* syscall(2) with a fixed arity: returns -1 and sets errno as the libc wrapper does. */
 long shim_syscall6(long number, long a1, long a2, long a3, long a4, long a5, long a6);

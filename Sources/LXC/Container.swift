@@ -1,0 +1,365 @@
+import Glibc
+import LXCConfig
+import LXCInit
+import LXCRuntime
+import LXCSystem
+
+/// Why a container operation failed.
+public enum ContainerError: Error, Sendable, CustomStringConvertible {
+    case store(StoreError)
+    case config([ConfigError])
+    case plan(PlanError)
+    case launch(LaunchError)
+    case command(String, SyscallError)
+    case timedOut(String)
+
+    public var description: String {
+        switch self {
+        case .store(let error): return error.description
+        case .config(let errors): return errors.map(\.description).joined(separator: "\n")
+        case .plan(let error): return error.description
+        case .launch(let error): return error.description
+        case .command(let what, let error): return "\(what): \(error)"
+        case .timedOut(let what): return "\(what): timed out"
+        }
+    }
+}
+
+/// A named container in an lxcpath, as LXC's `struct lxc_container`: any process may
+/// create, start, query and stop it. A running container has a monitor process that serves
+/// its command socket; every query goes there, so answers are the same from every process.
+public final class Container: @unchecked Sendable {
+    public let name: String
+    public let lxcpath: String
+    private let store: ContainerStore
+
+    /// LXC's default lxcpath for root.
+    public static let defaultLXCPath = "/var/lib/lxc"
+
+    public init(name: String, lxcpath: String = Container.defaultLXCPath) {
+        self.name = name
+        self.lxcpath = lxcpath
+        self.store = ContainerStore(lxcpath: lxcpath)
+    }
+
+    /// `<lxcpath>/<name>/config`.
+    public var configPath: String { store.configPath(of: name) }
+
+    /// Whether the container's config exists.
+    public var isDefined: Bool { store.isDefined(name) }
+
+    /// The state its monitor reports; STOPPED when no monitor answers.
+    public var state: ContainerState {
+        guard let reply = try? CommandClient.send(.state, lxcpath: lxcpath, name: name).reply,
+            let text = reply.payload.first, let state = ContainerState(rawValue: text)
+        else { return .stopped }
+        return state
+    }
+
+    public var isRunning: Bool { state != .stopped }
+
+    /// The init's pid as seen from this process's pid namespace; -1 when stopped.
+    public var initPID: pid_t {
+        guard let reply = try? CommandClient.send(.initPID, lxcpath: lxcpath, name: name).reply,
+            let text = reply.payload.first, let pid = pid_t(text)
+        else { return -1 }
+        return pid
+    }
+
+    /// A pidfd for the container's init, from the monitor (LXC's `init_pidfd`).
+    public func initPIDFD() throws(ContainerError) -> FileDescriptor {
+        let answer: (reply: CommandMessage, descriptors: DescriptorList)
+        do {
+            answer = try CommandClient.send(.getInitPIDFD, lxcpath: lxcpath, name: name)
+        } catch {
+            throw .command("init pidfd of \(name)", error)
+        }
+        guard let fd = answer.descriptors.take(0) else {
+            throw .command("init pidfd of \(name)", SyscallError(.EBADF, call: "recvmsg"))
+        }
+        return fd
+    }
+
+    // MARK: - Config
+
+    /// The config as loaded from disk.
+    public func loadConfiguration() throws(ContainerError) -> LXCConfiguration {
+        guard isDefined else { throw .store(.notDefined(name)) }
+        let (configuration, errors) = LXCConfiguration.check(contentsOf: configPath)
+        if !errors.isEmpty { throw .config(errors) }
+        return configuration
+    }
+
+    /// `get_config_item`.
+    public func configItem(_ key: String) throws(ContainerError) -> String {
+        do {
+            return try loadConfiguration().get(key)
+        } catch let error as ContainerError {
+            throw error
+        } catch {
+            throw .config([error as? ConfigError].compactMap { $0 })
+        }
+    }
+
+    // MARK: - Create, destroy, copy
+
+    /// Creates the container: `items` become its config, then the rootfs comes from `rootfs`
+    /// (a copied or in-place directory, or an LXC template such as `busybox`).
+    public func create(
+        rootfs: ContainerStore.RootfsSource, items: [(key: String, value: String)] = []
+    ) throws(ContainerError) {
+        var configuration = LXCConfiguration()
+        for item in items {
+            do {
+                try configuration.set(item.key, item.value)
+            } catch {
+                throw .config([error])
+            }
+        }
+        let lock = try takeLock()
+        defer { withExtendedLifetime(lock) {} }
+        do {
+            try store.create(name, configText: configuration.text, rootfs: rootfs)
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// Removes a stopped container and its rootfs.
+    public func destroy() throws(ContainerError) {
+        let lock = try takeLock()
+        defer { withExtendedLifetime(lock) {} }
+        guard !isRunning else { throw .store(.running(name)) }
+        do {
+            try store.destroy(name)
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    /// Copies a stopped container to `newName` in the same lxcpath (LXC's `clone` with copy).
+    @discardableResult
+    public func copy(to newName: String) throws(ContainerError) -> Container {
+        let lock = try takeLock()
+        defer { withExtendedLifetime(lock) {} }
+        guard !isRunning else { throw .store(.running(name)) }
+        var configuration = try loadConfiguration()
+        let oldRoot = store.directory(of: name) + "/rootfs"
+        let newRoot = store.directory(of: newName) + "/rootfs"
+        do {
+            let path = try configuration.get("lxc.rootfs.path")
+            if path == "dir:" + oldRoot || path == oldRoot {
+                try configuration.set("lxc.rootfs.path", "dir:" + newRoot)
+            }
+            if (try? configuration.get("lxc.uts.name")) == name {
+                try configuration.set("lxc.uts.name", newName)
+            }
+        } catch {
+            throw .config([error])
+        }
+        do {
+            try store.copy(name, to: newName, configText: configuration.text)
+        } catch {
+            throw .store(error)
+        }
+        return Container(name: newName, lxcpath: lxcpath)
+    }
+
+    private func takeLock() throws(ContainerError) -> FileDescriptor {
+        do {
+            try ContainerStore.validate(name)
+            return try store.lock(name)
+        } catch {
+            throw .store(error)
+        }
+    }
+
+    // MARK: - Start and stop
+
+    /// Starts the container. Daemonized (the default), a detached monitor process starts and
+    /// serves it, and this returns once it is RUNNING; in the foreground the monitor loop runs
+    /// in this process and returns when the container stops.
+    ///
+    /// `command` replaces `lxc.init.cmd`; with `useInit` a minimal init stays as PID 1.
+    public func start(command: [String]? = nil, useInit: Bool = false, daemonize: Bool = true)
+        throws(ContainerError)
+    {
+        do {
+            try ContainerStore.validate(name)
+        } catch {
+            throw .store(error)
+        }
+        guard isDefined else { throw .store(.notDefined(name)) }
+        guard !isRunning else { throw .store(.running(name)) }
+        // Fail here, with the config's own errors, rather than in the detached monitor.
+        _ = try makeRequest(command: command, useInit: useInit)
+        if daemonize {
+            try startMonitorProcess(command: command, useInit: useInit)
+        } else {
+            var failure: LaunchError?
+            _ = runMonitor(command: command, useInit: useInit) { failure = $0 }
+            if let failure { throw .launch(failure) }
+        }
+    }
+
+    /// The monitor loop of this container, run in the calling process (the hidden
+    /// `swiftlxc __monitor` verb and foreground starts use it).
+    public func runMonitor(
+        command: [String]?, useInit: Bool, ready: (LaunchError?) -> Void
+    ) -> TerminationStatus {
+        let monitor = Monitor(lxcpath: lxcpath, name: name) { () throws(LaunchError) in
+            do {
+                return try self.makeRequest(command: command, useInit: useInit)
+            } catch {
+                throw LaunchError.protocolError("\(error)")
+            }
+        }
+        return monitor.run(ready: ready)
+    }
+
+    func makeRequest(command: [String]?, useInit: Bool) throws(ContainerError) -> LaunchRequest {
+        let configuration = try loadConfiguration()
+        let model: ContainerConfig
+        do {
+            model = try ContainerConfig(lxc: configuration, name: name)
+        } catch {
+            throw .config([error])
+        }
+        do {
+            return try Planner.launch(
+                model, flavor: .lxc, arguments: command,
+                initMode: useInit ? .minimalInit : .exec)
+        } catch {
+            throw .plan(error)
+        }
+    }
+
+    private func startMonitorProcess(command: [String]?, useInit: Bool) throws(ContainerError) {
+        let binary: String
+        do {
+            binary = try Launcher.locateExecutable("swiftlxc", environment: "SWIFTLXC_BIN")
+        } catch {
+            throw .launch(error)
+        }
+        var arguments = ["swiftlxc", "__monitor", "-P", lxcpath, "-n", name]
+        if useInit { arguments.append("--use-init") }
+        if let command { arguments += ["--"] + command }
+        do {
+            let ready = try Pipe()
+            let null = try FileDescriptor.open("/dev/null", O_RDWR)
+            let request = SpawnRequest(
+                path: binary, arguments: arguments,
+                environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+                fileMap: [null.rawValue, null.rawValue, null.rawValue, ready.writeEnd.rawValue],
+                newSession: true)
+            // The spawned process forks the monitor and exits at once; reap it here.
+            let status = try Spawn.run(request)
+            try ready.writeEnd.close()
+            let report = String(decoding: try ready.readEnd.readAll(), as: UTF8.self)
+            guard status == .exited(0), report.hasPrefix("ok") else {
+                let reason =
+                    report.hasPrefix("error ")
+                    ? String(report.dropFirst(6))
+                    : "the monitor \(status) without reporting"
+                throw ContainerError.launch(.protocolError(reason))
+            }
+        } catch let error as ContainerError {
+            throw error
+        } catch {
+            throw .command(
+                "start \(name)", error as? SyscallError ?? SyscallError(.EIO, call: "spawn"))
+        }
+    }
+
+    /// Kills the whole container and waits until it is STOPPED.
+    public func stop(timeout: Int = 30) throws(ContainerError) {
+        do {
+            _ = try CommandClient.send(.stop, lxcpath: lxcpath, name: name)
+        } catch {
+            if error.errno == .ECONNREFUSED { throw .store(.notRunning(name)) }
+            throw .command("stop \(name)", error)
+        }
+        guard wait(for: .stopped, timeout: timeout) else { throw .timedOut("stop \(name)") }
+    }
+
+    /// Sends `lxc.signal.halt` (SIGPWR by default) and waits up to `timeout` seconds for the
+    /// container to stop; after that it is killed. Returns whether it stopped by itself.
+    public func shutdown(timeout: Int) throws(ContainerError) -> Bool {
+        try send(signal: signalItem("lxc.signal.halt", default: SIGPWR))
+        if timeout != 0 && wait(for: .stopped, timeout: timeout) { return true }
+        try? stop()
+        return false
+    }
+
+    /// `reboot2`: sends `lxc.signal.reboot` (SIGINT by default); the container's init reboots,
+    /// the kernel ends it with SIGHUP, and the monitor starts it again. With a timeout it
+    /// returns once the container runs again with a new init: -1 waits indefinitely, 0 does
+    /// not wait. A stopped container is not an error (LXC returns true).
+    @discardableResult
+    public func reboot(timeout: Int = 0) throws(ContainerError) -> Bool {
+        let before = initPID
+        guard before > 0 else { return true }
+        try send(signal: signalItem("lxc.signal.reboot", default: SIGINT))
+        if timeout == 0 { return true }
+        let deadline = timeout < 0 ? Int.max : timeout * 1000
+        var waited = 0
+        while waited < deadline {
+            let pid = initPID
+            if pid > 0 && pid != before && state == .running { return true }
+            usleep(10_000)
+            waited += 10
+        }
+        return false
+    }
+
+    /// Waits until the container reaches `state`, from any process; `timeout` in seconds,
+    /// -1 forever. Returns whether it was reached.
+    public func wait(for state: ContainerState, timeout: Int) -> Bool {
+        let deadline = timeout < 0 ? Int.max : timeout * 1000
+        var waited = 0
+        while true {
+            if self.state == state { return true }
+            if waited >= deadline { return false }
+            usleep(10_000)
+            waited += 10
+        }
+    }
+
+    private func send(signal: Int32) throws(ContainerError) {
+        do {
+            let reply = try CommandClient.send(
+                .signal, payload: [String(signal)], lxcpath: lxcpath, name: name
+            ).reply
+            if reply.code < 0 {
+                throw ContainerError.command(
+                    "signal \(name)", SyscallError(Errno(rawValue: -reply.code), call: "kill"))
+            }
+        } catch let error as ContainerError {
+            throw error
+        } catch {
+            let error = error as? SyscallError ?? SyscallError(.EIO, call: "kill")
+            if error.errno == .ECONNREFUSED { throw .store(.notRunning(name)) }
+            throw .command("signal \(name)", error)
+        }
+    }
+
+    private func signalItem(_ key: String, default value: Int32) throws(ContainerError) -> Int32 {
+        guard let model = try? ContainerConfig(lxc: loadConfiguration(), name: name) else {
+            return value
+        }
+        let number = key == "lxc.signal.halt" ? model.signals.halt : model.signals.reboot
+        return number.map(Int32.init) ?? value
+    }
+}
+
+/// Names of the containers in `lxcpath`: defined ones, active ones, or both.
+public func listContainers(
+    lxcpath: String = Container.defaultLXCPath, defined: Bool = true,
+    active: Bool = true
+) -> [String] {
+    let store = ContainerStore(lxcpath: lxcpath)
+    var names = Set<String>()
+    if defined { names.formUnion(store.definedNames()) }
+    if active { names.formUnion(store.activeNames()) }
+    return names.sorted()
+}

@@ -1,0 +1,175 @@
+import Glibc
+import LXCSystem
+
+/// LXC's container states.
+public enum ContainerState: String, Sendable, CaseIterable {
+    case stopped = "STOPPED"
+    case starting = "STARTING"
+    case running = "RUNNING"
+    case stopping = "STOPPING"
+    case aborting = "ABORTING"
+    case freezing = "FREEZING"
+    case frozen = "FROZEN"
+    case thawed = "THAWED"
+}
+
+/// The per-container monitor: it starts the container, owns its init's pidfd, serves the
+/// command socket, restarts the container when its init reboots, and cleans up when it ends.
+///
+/// It is a plain poll loop on one thread. When the monitor is killed, the container's init
+/// gets SIGKILL from the kernel (`PR_SET_PDEATHSIG`), so a container never outlives the
+/// process that can answer for it; the abstract socket disappears with the monitor, and the
+/// store reads STOPPED.
+public final class Monitor {
+    public let lxcpath: String
+    public let name: String
+    private let makeRequest: () throws(LaunchError) -> LaunchRequest
+    private let log = Logger("monitor")
+    private var state = ContainerState.stopped
+    private var stopping = false
+
+    /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
+    /// reboot picks up the config as it is then.
+    public init(
+        lxcpath: String, name: String,
+        makeRequest: @escaping () throws(LaunchError) -> LaunchRequest
+    ) {
+        self.lxcpath = lxcpath
+        self.name = name
+        self.makeRequest = makeRequest
+    }
+
+    /// Starts the container and serves it until it stops. `ready` is called once: with nil
+    /// when the container is RUNNING, or with the error that kept it from starting.
+    public func run(ready: (LaunchError?) -> Void) -> TerminationStatus {
+        let server: CommandServer
+        do {
+            server = try CommandServer(lxcpath: lxcpath, name: name)
+        } catch {
+            let reason =
+                error.errno == Errno(rawValue: EADDRINUSE)
+                ? LaunchError.host(
+                    step: "start",
+                    SyscallError(
+                        .EBUSY, call: "bind",
+                        object: "container \(name) is already running"))
+                : LaunchError.host(step: "create the command socket", error)
+            ready(reason)
+            return .exited(1)
+        }
+
+        state = .starting
+        var container: LaunchedContainer
+        do {
+            container = try launch()
+        } catch {
+            state = .stopped
+            ready(error)
+            return .exited(1)
+        }
+        state = .running
+        log.info("container \(name) is running, init pid \(container.process.pid)")
+        ready(nil)
+
+        while true {
+            let event = waitForEvent(server: server, container: container)
+            if event == .clientWaiting {
+                serveClient(server: server, container: container)
+                continue
+            }
+            // The init ended: a reboot restarts it, anything else ends the container.
+            let status = (try? container.process.wait()) ?? .exited(-1)
+            if status == .signaled(SIGHUP) && !stopping {
+                log.info("container \(name) rebooted; starting it again")
+                state = .starting
+                do {
+                    container = try launch()
+                    state = .running
+                    continue
+                } catch {
+                    log.error("restart of \(name) failed: \(error)")
+                }
+            }
+            state = .stopped
+            log.info("container \(name) stopped: \(status)")
+            return status
+        }
+    }
+
+    private func launch() throws(LaunchError) -> LaunchedContainer {
+        var request = try makeRequest()
+        request.plan.dieWithParent = true
+        return try Launcher.start(request)
+    }
+
+    private enum Event { case clientWaiting, initExited }
+
+    private func waitForEvent(
+        server: borrowing CommandServer, container: borrowing LaunchedContainer
+    )
+        -> Event
+    {
+        var fds = [
+            pollfd(fd: server.fd.rawValue, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: container.process.fd.rawValue, events: Int16(POLLIN), revents: 0),
+        ]
+        while true {
+            let ready = poll(&fds, 2, -1)
+            if ready < 0 { continue }  // EINTR
+            if fds[1].revents != 0 { return .initExited }
+            if fds[0].revents != 0 { return .clientWaiting }
+        }
+    }
+
+    private func serveClient(
+        server: borrowing CommandServer, container: borrowing LaunchedContainer
+    ) {
+        guard let peer = try? server.accept() else { return }
+        // Only root and the monitor's own user may control the container.
+        guard peer.credentials.uid == 0 || peer.credentials.uid == geteuid() else {
+            _ = try? peer.socket.send(CommandMessage(code: -EACCES).encoded())
+            return
+        }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(
+            peer.socket.rawValue, SOL_SOCKET, SO_RCVTIMEO, &timeout,
+            socklen_t(MemoryLayout<timeval>.size))
+        guard let message = try? peer.socket.receive(capacity: 4096, maxDescriptors: 0),
+            let request = try? CommandMessage(decoding: message.bytes),
+            let command = MonitorCommand(rawValue: UInt32(bitPattern: request.code))
+        else {
+            _ = try? peer.socket.send(CommandMessage(code: -EINVAL).encoded())
+            return
+        }
+        var reply = CommandMessage(code: 0)
+        var descriptors: [Int32] = []
+        switch command {
+        case .state:
+            reply.payload = [state.rawValue]
+        case .initPID:
+            reply.payload = [String(container.process.pid)]
+        case .getInitPIDFD:
+            descriptors = [container.process.fd.rawValue]
+        case .stop:
+            stopping = true
+            state = .stopping
+            reply.code = signalInit(container, SIGKILL)
+        case .signal:
+            guard let number = request.payload.first.flatMap({ Int32($0) }) else {
+                reply.code = -EINVAL
+                break
+            }
+            reply.code = signalInit(container, number)
+        }
+        _ = try? peer.socket.send(reply.encoded(), descriptors: descriptors)
+    }
+
+    private func signalInit(_ container: borrowing LaunchedContainer, _ signal: Int32) -> Int32 {
+        do {
+            try container.process.signal(signal)
+            return 0
+        } catch {
+            return -error.errno.rawValue
+        }
+    }
+}
