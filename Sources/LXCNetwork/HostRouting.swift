@@ -97,23 +97,33 @@ extension SetupRun {
         }
     }
 
-    /// `veth.vlan.id` and `veth.vlan.tagged.id` on a native bridge with `vlan_filtering` on:
-    /// the untagged VLAN replaces the bridge's default PVID on the port, tagged ones are
-    /// added. The port is the host end, so all of it goes away with the veth.
-    func setUpBridgeVLANs(_ plan: DevicePlan, bridge: String, port: Int32, name: String)
-        throws(NetworkError)
-    {
+    /// Checks before anything exists that the bridge can take `veth.vlan.id` and
+    /// `veth.vlan.tagged.id` (`vlan_filtering` on) and returns its default PVID. Attaching a
+    /// port and taking it away again can change an empty bridge's MAC address, so this must
+    /// not fail after the attach.
+    func checkBridgeVLANs(_ plan: DevicePlan, bridge: String) throws(NetworkError) -> UInt16? {
         let spec = plan.spec
-        guard spec.vethVlanID != nil || !spec.vethTaggedVlanIDs.isEmpty else { return }
+        guard spec.vethVlanID != nil || !spec.vethTaggedVlanIDs.isEmpty else { return nil }
         let key = spec.key(spec.vethVlanID != nil ? "veth.vlan.id" : "veth.vlan.tagged.id")
         guard readFile("/sys/class/net/\(bridge)/bridge/vlan_filtering") == "1" else {
             throw NetworkError(key: key, "vlan_filtering is not enabled on \(bridge)")
         }
+        let pvidText = readFile("/sys/class/net/\(bridge)/bridge/default_pvid")
+        guard let pvid = pvidText.flatMap({ UInt16($0) }) else {
+            throw NetworkError(key: key, "cannot read default_pvid of \(bridge)")
+        }
+        return pvid
+    }
+
+    /// `veth.vlan.id` and `veth.vlan.tagged.id` on the bridge port: the untagged VLAN replaces
+    /// the bridge's default PVID, tagged ones are added. The port is the host end, so all of
+    /// it goes away with the veth.
+    func setUpBridgeVLANs(_ plan: DevicePlan, defaultPVID pvid: UInt16, port: Int32, name: String)
+        throws(NetworkError)
+    {
+        let spec = plan.spec
         if let untagged = spec.vethVlanID {
-            let pvidText = readFile("/sys/class/net/\(bridge)/bridge/default_pvid")
-            guard let pvid = pvidText.flatMap({ UInt16($0) }) else {
-                throw NetworkError(key: key, "cannot read default_pvid of \(bridge)")
-            }
+            let key = spec.key("veth.vlan.id")
             if Int(pvid) != untagged, pvid != 0 {
                 try netlink(key, String(untagged), "remove default pvid \(pvid)") {
                     () throws(NetlinkError) in

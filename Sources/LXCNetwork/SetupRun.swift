@@ -111,9 +111,11 @@ final class SetupRun {
         let spec = plan.spec
         var mtu = spec.mtu
         var bridge: Link?
+        var defaultPVID: UInt16?
         if !plan.router, let link = spec.link, !link.isEmpty {
             bridge = try lookUp(link, key: spec.key("link"), missing: "bridge does not exist")
             mtu = mtu ?? bridge?.mtu
+            defaultPVID = try checkBridgeVLANs(plan, bridge: link)
         }
 
         let hostName = spec.vethPair ?? Self.randomName("veth")
@@ -148,7 +150,10 @@ final class SetupRun {
                     RouteMessage.setLink(
                         index: created.index, label: hostName, .init(master: bridge.index)))
             }
-            try setUpBridgeVLANs(plan, bridge: bridge.name, port: created.index, name: hostName)
+            if let defaultPVID {
+                try setUpBridgeVLANs(
+                    plan, defaultPVID: defaultPVID, port: created.index, name: hostName)
+            }
         }
 
         try netlink(spec.key("veth.pair"), hostName, "set host end up") { () throws(NetlinkError) in

@@ -1,6 +1,7 @@
 import Glibc
 import LXCSystem
 import Synchronization
+import Testing
 
 @testable import LXCNetwork
 
@@ -118,3 +119,9 @@ extension HostCleanup {
         return name
     }
 }
+
+/// Every test that creates host devices, run one at a time: the failure tests compare the
+/// host's whole `ip -o link` before and after, which a concurrent test's devices would
+/// disturb.
+@Suite(.serialized, .enabled(if: getuid() == 0, "creating network devices needs root"))
+struct HostNetworkTests {}
