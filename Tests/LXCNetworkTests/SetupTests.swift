@@ -293,6 +293,20 @@ extension HostNetworkTests {
             }
         }
 
+        @Test func emptyNetworkBringsUpLoopbackWithAnAddress() throws {
+            let namespace = try TestNamespace()
+            var spec = NetworkSpec(index: 0, type: "empty")
+            spec.up = true
+            spec.ipv4Addresses = ["127.0.0.2/8"]
+            let setup = try NetworkSetup(specs: [spec], netns: namespace.fd, context: context)
+            #expect(try setup.setup().first?.name == "lo")
+            let lo = try namespace.run(["/sbin/ip", "-o", "addr", "show", "lo"]).output
+            #expect(lo.contains("127.0.0.2/8"), "\(lo)")
+            let link = try namespace.run(["/sbin/ip", "-o", "link", "show", "lo"]).output
+            #expect(link.contains(",UP,"), "\(link)")
+            #expect(setup.teardown().isEmpty)
+        }
+
         @Test func upAndDownScriptsGetLXCArguments() throws {
             let namespace = try TestNamespace()
             let cleanup = HostCleanup()
