@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "LXCSystem", dependencies: ["CShim"]),
         .target(name: "LXCConfig", dependencies: ["LXCSystem"]),
         .target(name: "LXCMount", dependencies: ["LXCSystem"]),
+        .target(name: "LXCNetwork", dependencies: ["LXCSystem"]),
         .target(name: "LXCCapabilities", dependencies: ["LXCSystem", "CCap"]),
         .target(name: "LXCInit", dependencies: ["LXCSystem", "LXCMount", "LXCCapabilities"]),
         .target(
@@ -53,6 +54,7 @@ let package = Package(
             dependencies: ["LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSystem"]
         ),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
+        .testTarget(name: "LXCNetworkTests", dependencies: ["LXCNetwork", "LXCSystem"]),
         .testTarget(
             name: "LXCConfigTests",
             dependencies: ["LXCConfig", "LXC"],

@@ -29,6 +29,10 @@
 #include <linux/prctl.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
+/* rtnetlink pulls in netlink.h, if_link.h, if_addr.h and neighbour.h. Never linux/if.h:
+   it clashes with glibc's net/if.h. */
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
 
 /* Flags glibc hides behind _GNU_SOURCE. Values are the kernel's (asm-generic, x86). */
 #ifndef AT_EMPTY_PATH
