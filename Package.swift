@@ -27,6 +27,7 @@ let package = Package(
         ),
 
         .target(name: "LXCSystem", dependencies: ["CShim"]),
+        .target(name: "LXCCgroups", dependencies: ["LXCSystem"]),
         .target(name: "LXCConfig", dependencies: ["LXCSystem"]),
         .target(name: "LXCMount", dependencies: ["LXCSystem"]),
         .target(name: "LXCCapabilities", dependencies: ["LXCSystem", "CCap"]),
@@ -53,6 +54,7 @@ let package = Package(
             dependencies: ["LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSystem"]
         ),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
+        .testTarget(name: "LXCCgroupsTests", dependencies: ["LXCCgroups", "LXCSystem"]),
         .testTarget(
             name: "LXCConfigTests",
             dependencies: ["LXCConfig", "LXC"],
