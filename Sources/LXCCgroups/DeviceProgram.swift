@@ -76,7 +76,11 @@ public enum DeviceProgram {
             BPFInstruction(code: LDX_MEM_W, destination: 5, source: 1, offset: 8),
         ]
         for rule in rules.reversed() {
-            program += block(for: rule)
+            let block = block(for: rule)
+            program += block
+            // A rule that matches everything decides every access: the verifier refuses the
+            // unreachable rules before it, so they are left out.
+            if block.count == 2 { return program }
         }
         program += [
             BPFInstruction(code: ALU64_MOV_K, destination: 0, immediate: 0),

@@ -475,14 +475,20 @@ private func dropKernelFiles(_ cgroup: ContainerCgroup) {
             .denyAll, DeviceRule(allow: true, kind: .character, major: 1, minor: 3, access: "rw"),
         ])
         // Prologue 6, the allow rule (kind, access, major, minor, verdict 2), deny-all (verdict
-        // 2), default deny (2).
-        #expect(program.count == 6 + 6 + 2 + 2)
+        // 2), which ends the program: nothing after it could be reached.
+        #expect(program.count == 6 + 6 + 2)
         let allow = Array(program[6..<12])
         #expect(allow[0] == BPFInstruction(code: 0x55, destination: 2, offset: 5, immediate: 2))
         #expect(allow[1] == BPFInstruction(code: 0x45, destination: 3, offset: 4, immediate: 1))
         #expect(allow[2] == BPFInstruction(code: 0x55, destination: 4, offset: 3, immediate: 1))
         #expect(allow[3] == BPFInstruction(code: 0x55, destination: 5, offset: 2, immediate: 3))
         #expect(allow[4] == BPFInstruction(code: 0xb7, destination: 0, immediate: 1))
+        #expect(program[12] == BPFInstruction(code: 0xb7, destination: 0, immediate: 0))
+        #expect(program[13] == BPFInstruction(code: 0x95))
+        // A partial deny skips unless a requested bit is denied: JSET over a JA to the end.
+        let deny = DeviceProgram.block(for: DeviceRule(allow: false, kind: .block, access: "w"))
+        #expect(deny[1] == BPFInstruction(code: 0x45, destination: 3, offset: 1, immediate: 4))
+        #expect(deny[2] == BPFInstruction(code: 0x05, offset: 2))
         #expect(
             BPFInstruction(code: 0x61, destination: 3, source: 1, offset: 4).bytes == [
                 0x61, 0x13, 4, 0, 0, 0, 0, 0,
