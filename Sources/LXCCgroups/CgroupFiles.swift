@@ -1,6 +1,9 @@
 import Glibc
 import LXCSystem
 
+/// The log category of this module, as LXC's `cgfsng`.
+let log = Logger("cgroup")
+
 /// The file operations on cgroupfs, each failure turned into a `CgroupError` naming the file.
 enum CgroupFiles {
     /// Writes `value` in one `write(2)`, as cgroupfs parses one value per write.
@@ -8,6 +11,7 @@ enum CgroupFiles {
     /// `O_TRUNC` is what a shell's `>` does: cgroupfs ignores it, and a plain-file model of
     /// the tree then holds exactly the last value written.
     static func write(_ value: String, to path: String) throws(CgroupError) {
+        log.debug("write \(path) = \(value)")
         let fd = Glibc.open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
         if fd < 0 {
             let errno = Errno.current

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Where a container's cgroup goes in every hierarchy, named as LXC or an OCI runtime would.
 ///
 /// The path is relative to a base cgroup: the caller's own (LXC `lxc.cgroup.relative`, OCI
@@ -39,7 +41,8 @@ public struct CgroupPath: Equatable, Sendable {
     }
 
     /// LXC's container cgroup `lxc.payload.<name>`, below `lxc.cgroup.dir` when given; with
-    /// `relative` (`lxc.cgroup.relative = 1`) below the caller's cgroup, else below PID 1's.
+    /// `relative` (`lxc.cgroup.relative = 1`) or for a caller other than root below the
+    /// caller's cgroup, else below PID 1's (with systemd's `init.scope` dropped).
     /// Made unique with `-1`, `-2`… when it exists.
     public static func lxcPayload(name: String, dir: String? = nil, relative: Bool = false)
         throws(CgroupError) -> CgroupPath
@@ -60,7 +63,9 @@ public struct CgroupPath: Equatable, Sendable {
     public static func lxcIsolated(container: String, inner: String?, relative: Bool = false)
         throws(CgroupError) -> CgroupPath
     {
-        try CgroupPath(base: relative ? .caller : .initProcess, limit: container, inner: inner)
+        try CgroupPath(
+            base: relative || geteuid() != 0 ? .caller : .initProcess, limit: container,
+            inner: inner)
     }
 
     /// OCI `linux.cgroupsPath`: absolute paths start at the hierarchy root, relative ones at
@@ -84,8 +89,9 @@ public struct CgroupPath: Equatable, Sendable {
         }
         let leaf = prefix + name
         let limit = dir.map { $0 + "/" + leaf } ?? leaf
-        return try CgroupPath(
-            base: relative ? .caller : .initProcess, limit: limit, uniquify: true)
+        // Only root escapes to PID 1's cgroups; anyone else stays below their own, as LXC.
+        let base: Base = relative || geteuid() != 0 ? .caller : .initProcess
+        return try CgroupPath(base: base, limit: limit, uniquify: true)
     }
 
     /// Drops empty and `.` components; refuses `..`, which could leave the hierarchy, and

@@ -198,6 +198,11 @@ extension ContainerCgroup {
     /// hierarchy cannot express (kernel memory or realtime limits on cgroup2).
     public func apply(_ resources: CgroupResources) throws(CgroupError) {
         let writes = try plan(resources)
+        // One subtree_control write per cgroup for every cgroup2 controller the limits use.
+        let v2Controllers = writes.filter { $0.version == .v2 }.compactMap { write in
+            write.file.split(separator: ".").first.map(String.init)
+        }
+        try enable(Set(v2Controllers).intersection(CgroupLayout.v2Controllers))
         var done: Set<Int> = []
         for (index, write) in writes.enumerated() where !done.contains(index) {
             do {

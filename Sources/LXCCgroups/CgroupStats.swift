@@ -109,7 +109,6 @@ extension ContainerCgroup {
         case .v2: version = .v2
         case .absent: return nil
         }
-        if controllersNotEnabled[controller] != nil { return nil }
         return limitDirectory(of: controller).map { (version, $0) }
     }
 

@@ -20,6 +20,9 @@ public final class ContainerCgroup {
         var payloadDirectory: String
         /// Directories this object made, outermost first; only these are removed.
         var created: [String]
+        /// The base and every directory below it down to the limit directory's parent: the
+        /// cgroups whose `cgroup.subtree_control` must enable a controller for the limit.
+        var parents: [String]
     }
 
     /// The host layout the cgroup was made in.
@@ -29,21 +32,16 @@ public final class ContainerCgroup {
     /// The inner cgroup's path below `path`, if any.
     public let inner: String?
     var members: [Member]
-    /// cgroup2 controllers that could not be enabled for the container, with the reason.
-    /// A limit that needs one of them fails with that reason; others work.
-    public private(set) var controllersNotEnabled: [String: String]
+    /// cgroup2 controllers this object has enabled for the container (or found enabled).
+    var enabledControllers: Set<String> = []
     /// The attached cgroup2 device program; detached when a new one replaces it.
     var deviceProgram: FileDescriptor?
 
-    init(
-        layout: CgroupLayout, path: String, inner: String?, members: [Member],
-        controllersNotEnabled: [String: String]
-    ) {
+    init(layout: CgroupLayout, path: String, inner: String?, members: [Member]) {
         self.layout = layout
         self.path = path
         self.inner = inner
         self.members = members
-        self.controllersNotEnabled = controllersNotEnabled
     }
 
     // MARK: - Creation
@@ -52,9 +50,7 @@ public final class ContainerCgroup {
     ///
     /// Missing parents are made too (and removed again by `remove`). When `path` may be
     /// made unique, the first of `name`, `name-1`, `name-2`… that exists in no hierarchy is
-    /// taken. On cgroup2, the controllers the unified hierarchy offers are enabled in each
-    /// parent's `cgroup.subtree_control` where missing; where the kernel refuses (a parent
-    /// with processes of its own), the controller is recorded in `controllersNotEnabled`.
+    /// taken. cgroup2 controllers are enabled later, by the first limit that needs them.
     /// New v1 cpuset cgroups get their parent's `cpuset.cpus` and `cpuset.mems`, which the
     /// kernel leaves empty. On any failure every directory made so far is removed again.
     public static func create(_ path: CgroupPath, in layout: CgroupLayout) throws(CgroupError)
@@ -97,9 +93,9 @@ public final class ContainerCgroup {
                 if case .alreadyExists = error, path.uniquify { continue }
                 throw error
             }
+            log.info("created cgroup \(candidate) in \(builder.members.count) hierarchies")
             return ContainerCgroup(
-                layout: layout, path: candidate, inner: path.inner, members: builder.members,
-                controllersNotEnabled: builder.notEnabled)
+                layout: layout, path: candidate, inner: path.inner, members: builder.members)
         }
         throw .alreadyExists(path: path.limit + "-999")
     }
@@ -109,7 +105,6 @@ public final class ContainerCgroup {
         let layout: CgroupLayout
         let path: CgroupPath
         var members: [Member] = []
-        var notEnabled: [String: String] = [:]
 
         init(layout: CgroupLayout, path: CgroupPath) {
             self.layout = layout
@@ -122,16 +117,13 @@ public final class ContainerCgroup {
             let hierarchy = layout.hierarchies[index]
             var member = Member(
                 hierarchyIndex: index, hierarchy: hierarchy, limitDirectory: "",
-                payloadDirectory: "", created: [])
+                payloadDirectory: "", created: [], parents: [])
             // Recorded before the first mkdir so that a failure half-way is rolled back.
             members.append(member)
             var directory = base
-            var enabled: [String] = []
             let components = relative.split(separator: "/")
             for (position, component) in components.enumerated() {
-                if hierarchy.version == .v2 {
-                    enabled = enableControllers(in: directory, inherited: enabled)
-                }
+                member.parents.append(directory)
                 let parent = directory
                 directory += "/" + component
                 let made = try CgroupFiles.makeDirectory(directory)
@@ -139,7 +131,7 @@ public final class ContainerCgroup {
                     member.created.append(directory)
                     members[members.count - 1] = member
                     if hierarchy.controllers.contains("cpuset") && hierarchy.version == .v1 {
-                        try inheritCpuset(from: parent, to: directory)
+                        try CgroupTree.inheritCpuset(from: parent, to: directory)
                     }
                 } else if position == components.count - 1 && !path.allowExisting {
                     throw .alreadyExists(path: directory)
@@ -148,45 +140,6 @@ public final class ContainerCgroup {
             member.limitDirectory = directory
             member.payloadDirectory = path.inner.map { directory + "/" + $0 } ?? directory
             members[members.count - 1] = member
-        }
-
-        /// Enables in `directory`'s `cgroup.subtree_control` each controller it offers that
-        /// is not enabled yet; returns the controllers its children will have.
-        mutating func enableControllers(in directory: String, inherited: [String]) -> [String] {
-            let offered =
-                CgroupFiles.readIfPresent(directory + "/cgroup.controllers")
-                .map { $0.split(separator: " ").map(String.init) } ?? inherited
-            let active = Set(
-                (CgroupFiles.readIfPresent(directory + "/cgroup.subtree_control") ?? "")
-                    .split(separator: " ").map(String.init))
-            let missing = offered.filter { !active.contains($0) }
-            if missing.isEmpty { return offered }
-
-            let file = directory + "/cgroup.subtree_control"
-            let all = missing.map { "+" + $0 }.joined(separator: " ")
-            if (try? CgroupFiles.write(all, to: file)) != nil { return offered }
-            // One at a time, so that one refused controller does not cost the others.
-            var result = offered.filter { active.contains($0) }
-            for controller in missing {
-                do {
-                    try CgroupFiles.write("+" + controller, to: file)
-                    result.append(controller)
-                } catch {
-                    notEnabled[controller] = error.description
-                }
-            }
-            return result
-        }
-
-        func inheritCpuset(from parent: String, to child: String) throws(CgroupError) {
-            for file in ["cpuset.cpus", "cpuset.mems"] {
-                // Only a cpuset the kernel left empty is filled; a plain-file tree has none.
-                guard let current = CgroupFiles.readIfPresent(child + "/" + file),
-                    current.isEmpty
-                else { continue }
-                let value = try CgroupFiles.read(parent + "/" + file)
-                try CgroupFiles.write(value, to: child + "/" + file)
-            }
         }
 
         func rollBack() {
@@ -227,13 +180,6 @@ public final class ContainerCgroup {
     func ensurePayloadDirectories() throws(CgroupError) {
         guard inner != nil else { return }
         for index in members.indices where !CgroupFiles.exists(members[index].payloadDirectory) {
-            if members[index].hierarchy.version == .v2 {
-                var builder = Builder(layout: layout, path: placeholderPath)
-                _ = builder.enableControllers(in: members[index].limitDirectory, inherited: [])
-                for (controller, reason) in builder.notEnabled {
-                    controllersNotEnabled[controller] = reason
-                }
-            }
             let directory = members[index].payloadDirectory
             if try CgroupFiles.makeDirectory(directory) {
                 members[index].created.append(directory)
@@ -241,15 +187,40 @@ public final class ContainerCgroup {
             if members[index].hierarchy.version == .v1
                 && members[index].hierarchy.controllers.contains("cpuset")
             {
-                let builder = Builder(layout: layout, path: placeholderPath)
-                try builder.inheritCpuset(from: members[index].limitDirectory, to: directory)
+                try CgroupTree.inheritCpuset(from: members[index].limitDirectory, to: directory)
             }
         }
     }
 
-    private var placeholderPath: CgroupPath {
-        // Only the builder's helpers are used; the path's fields do not matter to them.
-        CgroupPath(unchecked: path)
+    /// Enables `controllers` on cgroup2 for the container: in the `cgroup.subtree_control` of
+    /// the base and of every cgroup between it and the container's, where missing, all in one
+    /// write per cgroup. Throws `controllerNotEnabled` with the kernel's reason (a cgroup with
+    /// processes of its own cannot delegate domain controllers).
+    func enable(_ controllers: Set<String>) throws(CgroupError) {
+        let wanted = controllers.subtracting(enabledControllers)
+        guard !wanted.isEmpty,
+            let member = members.first(where: { $0.hierarchy.version == .v2 })
+        else { return }
+        for directory in member.parents {
+            let file = directory + "/cgroup.subtree_control"
+            let active = Set(
+                (CgroupFiles.readIfPresent(file) ?? "").split(separator: " ").map(String.init))
+            let missing = wanted.subtracting(active).sorted()
+            if missing.isEmpty { continue }
+            do {
+                try CgroupFiles.write(missing.map { "+" + $0 }.joined(separator: " "), to: file)
+            } catch {
+                // Name the controller the kernel refuses, not just the batch.
+                for controller in missing {
+                    do {
+                        try CgroupFiles.write("+" + controller, to: file)
+                    } catch {
+                        throw .controllerNotEnabled(controller, cause: error.description)
+                    }
+                }
+            }
+        }
+        enabledControllers.formUnion(wanted)
     }
 
     // MARK: - Processes
@@ -309,8 +280,9 @@ public final class ContainerCgroup {
             if let killFile, CgroupFiles.exists(killFile) {
                 try CgroupFiles.write("1", to: killFile)
             }
-            // Also by pid: a process placed only in v1 hierarchies is not in cgroup.kill's
-            // reach. A listed pid cannot be reused while it is still listed.
+            // Also by pid: a process placed only in v1 hierarchies is beyond cgroup.kill's
+            // reach. Between reading a pid and signalling it the process could exit and its
+            // pid be reused; cgroup.kill, where present, has no such window.
             for pid in processes() { _ = Glibc.kill(pid, SIGKILL) }
             if !thawed, case .v1 = layout.placement(of: "freezer"),
                 let freezer = limitDirectory(of: "freezer"),
@@ -345,6 +317,7 @@ public final class ContainerCgroup {
         }
         deviceProgram = nil
         if let firstError { throw firstError }
+        log.info("removed cgroup \(path)")
     }
 
     // MARK: - Items by name
@@ -352,7 +325,8 @@ public final class ContainerCgroup {
     /// Reads one interface file of the container's cgroup by name, as LXC's
     /// `get_cgroup_item` does: the controller prefix of `file` picks the hierarchy.
     public func get(_ file: String) throws(CgroupError) -> String {
-        let directory = try limitDirectory(forFile: file, version: nil, item: file)
+        let directory = try limitDirectory(
+            forFile: file, version: nil, item: file, enabling: false)
         return try CgroupFiles.read(directory + "/" + file)
     }
 
@@ -385,9 +359,9 @@ public final class ContainerCgroup {
     }
 
     /// The limit directory for an interface file, chosen by its controller prefix.
-    func limitDirectory(forFile file: String, version: CgroupVersion?, item: String)
-        throws(CgroupError) -> String
-    {
+    func limitDirectory(
+        forFile file: String, version: CgroupVersion?, item: String, enabling: Bool = true
+    ) throws(CgroupError) -> String {
         guard let dot = file.firstIndex(of: "."), dot != file.startIndex,
             !file.contains("/")
         else {
@@ -415,9 +389,7 @@ public final class ContainerCgroup {
             let wanted = version ?? (knownV2 && layout.unified != nil ? .v2 : .v1)
             throw .controllerUnavailable(controller, version: wanted, item: item)
         case (.v2, _):
-            if let reason = controllersNotEnabled[controller] {
-                throw .controllerNotEnabled(controller, cause: reason)
-            }
+            if enabling { try enable([controller]) }
         case (.v1, _):
             break
         }
@@ -428,14 +400,17 @@ public final class ContainerCgroup {
     }
 }
 
-extension CgroupPath {
-    /// A path taken as given, for internal helpers that do not look at it.
-    init(unchecked limit: String) {
-        base = .root
-        self.limit = limit
-        inner = nil
-        uniquify = false
-        allowExisting = true
+/// Steps on a cgroup directory that creation and the inner cgroup both need.
+enum CgroupTree {
+    static func inheritCpuset(from parent: String, to child: String) throws(CgroupError) {
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            // Only a cpuset the kernel left empty is filled; a plain-file tree has none.
+            guard let current = CgroupFiles.readIfPresent(child + "/" + file),
+                current.isEmpty
+            else { continue }
+            let value = try CgroupFiles.read(parent + "/" + file)
+            try CgroupFiles.write(value, to: child + "/" + file)
+        }
     }
 }
 

@@ -117,7 +117,9 @@ extension ContainerCgroup {
     ///
     /// On a v1 devices hierarchy this writes `a` to `devices.deny` and each rule to
     /// `devices.allow` or `devices.deny`; on cgroup2 it attaches a BPF device program to the
-    /// unified directory, replacing the one it attached before.
+    /// unified directory, replacing the one it attached before. Call it before `place` when
+    /// an inner cgroup is configured: v1 refuses to change the default of a cgroup that has
+    /// children.
     public func setDevices(_ rules: [DeviceRule]) throws(CgroupError) {
         switch layout.placement(of: "devices") {
         case .v1:

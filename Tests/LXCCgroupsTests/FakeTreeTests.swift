@@ -229,11 +229,8 @@ private func dropKernelFiles(_ cgroup: ContainerCgroup) {
         let directory = tree.path + "/sys/fs/cgroup/lxc.payload.web"
         #expect(cgroup.path == "lxc.payload.web")
         #expect(cgroup.limitDirectories == [directory])
-        // Only the missing controllers are enabled, in the order the kernel lists them.
-        #expect(
-            readFile(tree.path + "/sys/fs/cgroup/cgroup.subtree_control")
-                == "+cpuset +cpu +io +hugetlb +pids +rdma +misc")
-        #expect(cgroup.controllersNotEnabled.isEmpty)
+        // Controllers are enabled when a limit needs them, not before.
+        #expect(readFile(tree.path + "/sys/fs/cgroup/cgroup.subtree_control") == "memory")
 
         try kernelFilesV2(directory)
         let resources = CgroupResources(
@@ -255,6 +252,10 @@ private func dropKernelFiles(_ cgroup: ContainerCgroup) {
         for (file, value) in expected {
             #expect(readFile(directory + "/" + file) == value, "\(file)")
         }
+        // The missing ones of the controllers the limits use, in one write.
+        #expect(
+            readFile(tree.path + "/sys/fs/cgroup/cgroup.subtree_control")
+                == "+cpu +cpuset +hugetlb +io +pids")
 
         try cgroup.place(pid: 4242)
         #expect(readFile(directory + "/cgroup.procs") == "4242")
@@ -288,6 +289,25 @@ private func dropKernelFiles(_ cgroup: ContainerCgroup) {
                 "memory", version: .v1, item: "lxc.cgroup.memory.limit_in_bytes")
         ) {
             try cgroup.apply([v1Item])
+        }
+    }
+
+    @Test func aControllerTheParentCannotDelegateFailsTheLimitWithTheReason() throws {
+        let tree = try TemporaryDirectory("v2delegate")
+        defer { tree.remove() }
+        let layout = try unifiedTree(tree.path)
+        // The caller's cgroup exists but offers no subtree_control to write.
+        try makeFile(tree.path + "/sys/fs/cgroup/user.slice/cgroup.procs", "1")
+        let cgroup = try ContainerCgroup.create(
+            .lxcPayload(name: "web", relative: true), in: layout)
+        defer { try? cgroup.remove() }
+        let file = tree.path + "/sys/fs/cgroup/user.slice/cgroup.subtree_control"
+        let cause = "unknown cgroup file cgroup.subtree_control: \(file) does not exist"
+        #expect(throws: CgroupError.controllerNotEnabled("pids", cause: cause)) {
+            try cgroup.apply(CgroupResources(pidsLimit: 3))
+        }
+        #expect(throws: CgroupError.controllerNotEnabled("memory", cause: cause)) {
+            try cgroup.set("memory.max", to: "1G")
         }
     }
 
@@ -438,7 +458,6 @@ private func dropKernelFiles(_ cgroup: ContainerCgroup) {
         try makeFile(outer + "/init/cgroup.procs")
         try cgroup.place(pid: 77)
         #expect(readFile(outer + "/init/cgroup.procs") == "77")
-        #expect(cgroup.controllersNotEnabled.isEmpty)
         dropKernelFiles(cgroup)
         try cgroup.remove()
         #expect(directoryListing(tree.path) == before)

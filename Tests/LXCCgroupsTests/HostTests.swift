@@ -197,6 +197,32 @@ import Testing
     }
 }
 
+@Suite struct HostIsolationTests {
+    @Test func innerCgroupHoldsTheProcessWhileTheOuterCarriesTheLimit() throws {
+        let layout = try hostLayout()
+        let name = uniqueName("isolated")
+        let path = try CgroupPath.lxcIsolated(container: name, inner: "init")
+        let cgroup = try ContainerCgroup.create(path, in: layout)
+        defer { try? cgroup.remove() }
+        try cgroup.apply(CgroupResources(pidsLimit: 7))
+        try cgroup.setDevices(DeviceRule.defaultAllowed)
+
+        let sleeper = try Spawn.start(SpawnRequest(path: "/bin/sleep", arguments: ["sleep", "30"]))
+        try cgroup.place(pid: sleeper.pid)
+        let membership = try FileContents.readText("/proc/\(sleeper.pid)/cgroup")
+        #expect(membership.contains(":pids:/\(name)/init\n"))
+        #expect(membership.contains(":cpuset:/\(name)/init\n"))
+        #expect(membership.contains("\n0::/\(name)/init\n"))
+        #expect(try cgroup.get("pids.max") == "7")
+        #expect(try cgroup.stats().pidsCurrent == 1)
+
+        try cgroup.kill()
+        _ = try sleeper.wait()
+        try cgroup.remove()
+        #expect(cgroup.limitDirectories.allSatisfy { !CgroupFiles.exists($0) })
+    }
+}
+
 @Suite struct HostDeviceTests {
     private let probe = """
         head -c 1 /dev/vda 2>&1 >/dev/null || echo vda-denied
