@@ -36,6 +36,8 @@ public final class ContainerCgroup {
     var enabledControllers: Set<String> = []
     /// The attached cgroup2 device program; detached when a new one replaces it.
     var deviceProgram: FileDescriptor?
+    /// The rules the attached program was built from, checked last to first.
+    public internal(set) var deviceRules: [DeviceRule]?
 
     init(layout: CgroupLayout, path: String, inner: String?, members: [Member]) {
         self.layout = layout
@@ -267,9 +269,9 @@ public final class ContainerCgroup {
 
     /// Kills every process in the container's cgroups and waits until none is left.
     ///
-    /// Uses cgroup2's `cgroup.kill` where the unified directory has it (it also reaches
-    /// processes forking at the same moment); otherwise sends SIGKILL to each listed pid,
-    /// repeatedly, until the lists are empty. A frozen v1 freezer cgroup is thawed, since
+    /// Writes cgroup2's `cgroup.kill` where the unified directory has it (it also reaches
+    /// processes forking at the same moment) and sends SIGKILL to each pid listed in any
+    /// hierarchy, repeatedly, until the lists are empty. A frozen v1 freezer cgroup is thawed, since
     /// its tasks cannot die while frozen. Throws `timedOut` after `timeoutMilliseconds`.
     public func kill(timeoutMilliseconds: Int = 5000) throws(CgroupError) {
         let killFile = members.first { $0.hierarchy.version == .v2 }
@@ -331,7 +333,14 @@ public final class ContainerCgroup {
     }
 
     /// Writes one interface file of the container's cgroup by name (LXC `set_cgroup_item`).
+    /// On cgroup2, `devices.allow` and `devices.deny` add the line to the device program.
     public func set(_ file: String, to value: String) throws(CgroupError) {
+        if file == "devices.allow" || file == "devices.deny", layout.placement(of: "devices") == .v2
+        {
+            let rule = try DeviceRule(line: value, allow: file == "devices.allow")
+            try attachDeviceProgram((deviceRules ?? [.allowAll]) + [rule])
+            return
+        }
         let directory = try limitDirectory(forFile: file, version: nil, item: file)
         try CgroupFiles.write(value, to: directory + "/" + file)
     }
@@ -389,7 +398,9 @@ public final class ContainerCgroup {
             let wanted = version ?? (knownV2 && layout.unified != nil ? .v2 : .v1)
             throw .controllerUnavailable(controller, version: wanted, item: item)
         case (.v2, _):
-            if enabling { try enable([controller]) }
+            if enabling && CgroupLayout.v2Controllers.contains(controller) {
+                try enable([controller])
+            }
         case (.v1, _):
             break
         }

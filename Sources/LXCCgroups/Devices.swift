@@ -155,5 +155,6 @@ extension ContainerCgroup {
             try DeviceProgram.detach(previous, from: directory, path: member.limitDirectory)
         }
         deviceProgram = .some(program)
+        deviceRules = rules
     }
 }

@@ -283,6 +283,16 @@ import Testing
         #expect(text.contains("'/dev/null': Operation not permitted"))
         #expect(text.contains("null-denied") && text.contains("zero-ok"))
 
+        // set_cgroup_item adds a line to the program in place.
+        try cgroup.set("devices.deny", to: "c 1:5 r")
+        #expect(
+            cgroup.deviceRules?.last
+                == DeviceRule(allow: false, kind: .character, major: 1, minor: 5, access: "r"))
+        let zero = try run(
+            "head -c 1 /dev/zero 2>&1 >/dev/zero; echo done", in: cgroup, stem: "dev3z")
+        // Reading is denied; the write redirection to the same node still opens.
+        #expect(zero == "head: /dev/zero: Operation not permitted\ndone\n")
+
         // A second policy replaces the first: /dev/null works again.
         try cgroup.apply([try CgroupItem(key: "lxc.cgroup2.devices.deny", value: "c 1:5 rwm")])
         let again = try run("cat /dev/null && echo null-ok", in: cgroup, stem: "dev3b")
