@@ -27,6 +27,7 @@ let package = Package(
         ),
 
         .target(name: "LXCSystem", dependencies: ["CShim"]),
+        .target(name: "LXCCgroups", dependencies: ["LXCSystem"]),
         .target(name: "LXCConfig", dependencies: ["LXCSystem"]),
         .target(name: "LXCMount", dependencies: ["LXCSystem"]),
         .target(name: "LXCNetwork", dependencies: ["LXCSystem"]),
@@ -55,6 +56,7 @@ let package = Package(
         ),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
         .testTarget(name: "LXCNetworkTests", dependencies: ["LXCNetwork", "LXCSystem"]),
+        .testTarget(name: "LXCCgroupsTests", dependencies: ["LXCCgroups", "LXCSystem"]),
         .testTarget(
             name: "LXCConfigTests",
             dependencies: ["LXCConfig", "LXC"],
