@@ -203,7 +203,9 @@ struct Report {
         let right = width - 70
         let rowHeight = 26.0
         let top = 58.0
-        let height = top + Double(max(bars.count, 1)) * rowHeight + 40
+        // Measured groups with no SwiftLXC number yet have no bar; a footer names them.
+        let waiting = groups.filter { $0.skipped == nil && $0.reference == nil }.map(\.id)
+        let height = top + Double(max(bars.count, 1)) * rowHeight + (waiting.isEmpty ? 40 : 60)
 
         let values = bars.map(\.ratio)
         let low = min(0.5, (values.min() ?? 1) / 1.5)
@@ -249,6 +251,11 @@ struct Report {
             let valueX = bar.ratio >= 1 ? x(bar.ratio) + 4 : x(1) + 4
             out += "<text x=\"\(fixed(valueX, 1))\" y=\"\(fixed(y + 17, 1))\">"
             out += "\(fixed(bar.ratio, 2))x</text>\n"
+        }
+        if !waiting.isEmpty {
+            out += "<text x=\"10\" y=\"\(fixed(axisBottom + 40, 1))\" fill=\"#555\">"
+            out += "measured without a SwiftLXC number yet: "
+            out += "\(xml(waiting.joined(separator: ", ")))</text>\n"
         }
         out += "</svg>\n"
         return out

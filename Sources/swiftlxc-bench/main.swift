@@ -53,10 +53,14 @@ if let directory = options.outputDirectory {
     }
 }
 
-/// Writes the three report files, creating `directory` when needed.
+/// Writes the three report files, creating `directory` and its parents when needed.
 func writeReport(_ report: Report, to directory: String) throws(SyscallError) {
-    if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-        throw SyscallError(.current, call: "mkdir", object: directory)
+    var prefix = directory.hasPrefix("/") ? "" : "."
+    for component in directory.split(separator: "/") {
+        prefix += "/\(component)"
+        if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            throw SyscallError(.current, call: "mkdir", object: prefix)
+        }
     }
     let files = [
         ("latest.json", report.json()), ("latest.svg", report.svg()),
