@@ -1,0 +1,120 @@
+#!/bin/sh
+# Prepares the peer runtimes that swiftlxc-bench compares against, on the same rootfs:
+#   - makes crun usable on this cgroup v1/v2 hybrid host (hugetlb as a v1 hierarchy),
+#   - builds a busybox rootfs,
+#   - writes one OCI bundle (used by swiftlxc, crun and runc) and one LXC config,
+#   - checks that each peer really runs /bin/true with exit status 0.
+# Idempotent: running it again changes nothing that is already in place.
+#
+# Usage: Scripts/peers.sh [DIR]     (DIR defaults to $SWIFTLXC_BENCH_DIR or
+#                                    /var/tmp/swiftlxc-bench)
+# Exit status: 0 when the files are in place, even if a peer fails its check; the failing
+# peer is named on stderr, and the bench reports and skips it itself.
+set -eu
+
+dir=${1:-${SWIFTLXC_BENCH_DIR:-/var/tmp/swiftlxc-bench}}
+here=$(cd "$(dirname "$0")" && pwd)
+bundle=$dir/bundle
+rootfs=$bundle/rootfs
+lxcdir=$dir/lxc
+
+say() { printf 'peers: %s\n' "$*" >&2; }
+
+[ "$(id -u)" = 0 ] || { say "must run as root"; exit 1; }
+mkdir -p "$dir" "$lxcdir"
+
+# --- cgroups -------------------------------------------------------------------------------
+# On this hybrid host the unified hierarchy holds the hugetlb controller and nothing else;
+# crun 1.8 then decides the host is cgroup2-with-controllers and fails. Binding hugetlb to a
+# v1 hierarchy takes it out of the unified one, which is what crun expects of a hybrid host.
+if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb 2>/dev/null; then
+    if grep -qw hugetlb /proc/cgroups; then
+        say "mounting the v1 hugetlb hierarchy at /sys/fs/cgroup/hugetlb"
+        mkdir -p /sys/fs/cgroup/hugetlb
+        mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+    fi
+fi
+
+# --- rootfs --------------------------------------------------------------------------------
+build_rootfs() {
+    target=$1
+    busybox=$(command -v busybox || true)
+    [ -n "$busybox" ] || { say "busybox is not installed (apt-get install busybox-static)"; exit 1; }
+    mkdir -p "$target/bin" "$target/sbin" "$target/etc" "$target/proc" "$target/sys" \
+        "$target/dev" "$target/tmp" "$target/root" "$target/usr/bin" "$target/usr/sbin" \
+        "$target/run" "$target/var"
+    chmod 1777 "$target/tmp"
+    cp "$busybox" "$target/bin/busybox"
+    # `busybox --list-full` names each applet with its directory (bin/ls, usr/sbin/chroot).
+    "$target/bin/busybox" --list-full | while read -r applet; do
+        [ "$applet" = bin/busybox ] && continue
+        mkdir -p "$target/$(dirname "$applet")"
+        [ -e "$target/$applet" ] || ln -s /bin/busybox "$target/$applet"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
+        > "$target/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' > "$target/etc/group"
+    echo bench > "$target/etc/hostname"
+}
+
+if [ ! -x "$rootfs/bin/true" ]; then
+    if [ -x "$here/make-rootfs.sh" ]; then
+        say "building the busybox rootfs with Scripts/make-rootfs.sh"
+        "$here/make-rootfs.sh" "$rootfs"
+    else
+        say "building the busybox rootfs at $rootfs"
+        build_rootfs "$rootfs"
+    fi
+fi
+
+# --- OCI bundle (swiftlxc, crun, runc) -----------------------------------------------------
+# `crun spec` gives the rootful default: pid, network, ipc, uts and mount namespaces, a
+# read-only root, /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys and /sys/fs/cgroup.
+# Only the process changes; the namespaces are pinned so a newer default cannot add one.
+if [ ! -f "$bundle/config.json" ]; then
+    say "writing the OCI bundle at $bundle"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && crun spec)
+    jq '.process.args = ["/bin/true"]
+        | .process.terminal = false
+        | .hostname = "bench"
+        | .linux.namespaces = [{"type":"pid"},{"type":"network"},{"type":"ipc"},
+                               {"type":"uts"},{"type":"mount"}]' \
+        "$tmp/config.json" > "$bundle/config.json"
+    rm -rf "$tmp"
+fi
+
+# --- LXC config (lxc-execute) --------------------------------------------------------------
+# The same rootfs and the same five namespaces: LXC would also unshare the cgroup namespace,
+# so it is kept from the host, and the network namespace gets only a loopback device.
+lxcconf=$lxcdir/bench.conf
+cat > "$lxcconf.new" <<CONF
+lxc.uts.name = bench
+lxc.rootfs.path = dir:$rootfs
+lxc.net.0.type = empty
+lxc.namespace.keep = cgroup
+lxc.mount.auto = proc:mixed sys:ro
+lxc.autodev = 1
+lxc.apparmor.profile = unconfined
+lxc.log.level = ERROR
+CONF
+if cmp -s "$lxcconf.new" "$lxcconf"; then rm "$lxcconf.new"; else mv "$lxcconf.new" "$lxcconf"; fi
+
+# --- check each peer -----------------------------------------------------------------------
+status=0
+check() {
+    name=$1
+    shift
+    # lxc-execute can hang after a failed setup; a bounded wait keeps the script finite.
+    if out=$(timeout -s KILL 30 "$@" 2>&1 </dev/null); then
+        say "$name runs /bin/true: ok"
+    else
+        say "$name FAILED (exit $?): $out"
+        status=1
+    fi
+}
+check crun crun run --bundle "$bundle" swiftlxc-bench-peers-crun
+check runc runc run --bundle "$bundle" swiftlxc-bench-peers-runc
+check lxc-execute lxc-execute -P "$lxcdir" -n swiftlxc-bench-peers -f "$lxcconf" -- /bin/true
+[ $status = 0 ] || say "some peers failed; the bench will report and skip them"
+exit 0

@@ -1,0 +1,169 @@
+import Glibc
+
+/// The monotonic clock in nanoseconds. CLOCK_MONOTONIC is not stepped by NTP or `date`, so a
+/// difference of two readings is a duration.
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// Why one run of a contender failed; its text is shown in the report as it is.
+struct BenchError: Error, CustomStringConvertible {
+    var message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    var description: String { message }
+}
+
+/// One way of doing a scenario's work: an external command or an in-process closure. The
+/// harness times each call of `body`; a throw means the work was not done.
+struct Contender {
+    /// Short name for the table (`crun`, `fork+exec`).
+    var name: String
+    /// What exactly runs, for the report.
+    var detail: String
+    /// The SwiftLXC contender: every other contender's median is divided by its median.
+    var isSwiftLXC: Bool
+    /// One run of the work.
+    var body: () throws(BenchError) -> Void
+    /// Run before the check and after the last run, untimed: removes state a killed earlier
+    /// run may have left (a container id still registered with crun, for example).
+    var cleanup: () -> Void = {}
+    /// The untimed check before the first run; nil runs `body`. Commands use it to capture
+    /// their output, so a failure is reported with the program's own words.
+    var check: (() throws(BenchError) -> Void)? = nil
+}
+
+extension Contender {
+    /// A contender that runs `command` quietly and requires exit status 0.
+    static func command(
+        _ name: String, _ command: ExternalCommand, isSwiftLXC: Bool = false,
+        devNull: Int32, cleanup: ExternalCommand? = nil
+    ) -> Contender {
+        Contender(
+            name: name, detail: command.commandLine, isSwiftLXC: isSwiftLXC,
+            body: { () throws(BenchError) in try command.runQuietly(devNull: devNull) },
+            cleanup: { _ = try? cleanup?.capture(devNull: devNull) },
+            check: { () throws(BenchError) in try command.check(devNull: devNull) })
+    }
+}
+
+/// Order statistics of one contender's measured runs, in nanoseconds.
+struct Statistics {
+    var runs: Int
+    var median: Double
+    var p10: Double
+    var p90: Double
+    var minimum: Double
+
+    /// Computes the statistics of `samples`; it must not be empty.
+    init(_ samples: [UInt64]) {
+        // A closure: an unapplied `Double.init` resolves to `init(bitPattern:)` here.
+        let sorted = samples.sorted().map { Double($0) }
+        runs = sorted.count
+        let middle = sorted.count / 2
+        median =
+            sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        // Nearest rank: with 100 runs p10 is the 11th fastest and p90 the 11th slowest.
+        func rank(_ fraction: Double) -> Double {
+            sorted[Int((fraction * Double(sorted.count - 1)).rounded())]
+        }
+        p10 = rank(0.10)
+        p90 = rank(0.90)
+        minimum = sorted[0]
+    }
+}
+
+/// How a contender came out of a scenario.
+enum Outcome {
+    case measured(Statistics)
+    /// The work failed, in the check before timing or in a measured run; never timed.
+    case failed(String)
+    /// The contender could not take part (a missing binary or verb).
+    case skipped(String)
+}
+
+/// One contender's line in a result group.
+struct ContenderResult {
+    var name: String
+    var detail: String
+    var isSwiftLXC: Bool
+    var outcome: Outcome
+
+    var statistics: Statistics? {
+        if case .measured(let statistics) = outcome { return statistics }
+        return nil
+    }
+}
+
+/// How many runs to make.
+struct RunSettings {
+    var runs: Int
+    var warmups: Int
+}
+
+/// Runs contenders against each other, alternating A, B, A, B… so that a slow phase of the
+/// machine (another tenant, a writeback burst) falls on every contender alike.
+enum Harness {
+    /// Checks each contender once, discards `warmups` rounds, then times `runs` rounds.
+    /// A contender whose check or any run throws is reported failed with the error and leaves
+    /// the rotation; the others continue.
+    static func measure(
+        _ contenders: [Contender], settings: RunSettings, label: String
+    ) -> [ContenderResult] {
+        var failures: [String?] = Array(repeating: nil, count: contenders.count)
+        var samples: [[UInt64]] = Array(repeating: [], count: contenders.count)
+        for contender in contenders { contender.cleanup() }
+
+        // The check: the work must really be done (exit status 0) before anything is timed.
+        for (index, contender) in contenders.enumerated() {
+            do {
+                try (contender.check ?? contender.body)()
+            } catch {
+                failures[index] = "check failed: \(error.message)"
+                progress("\(label): \(contender.name): \(error.message)")
+            }
+        }
+
+        let total = settings.warmups + settings.runs
+        for round in 0..<total {
+            for (index, contender) in contenders.enumerated() where failures[index] == nil {
+                let start = monotonicNanoseconds()
+                do {
+                    try contender.body()
+                } catch {
+                    failures[index] = "run \(round + 1) failed: \(error.message)"
+                    progress("\(label): \(contender.name): \(error.message)")
+                    continue
+                }
+                let elapsed = monotonicNanoseconds() - start
+                if round >= settings.warmups { samples[index].append(elapsed) }
+            }
+        }
+        for contender in contenders { contender.cleanup() }
+
+        return contenders.enumerated().map { index, contender in
+            let outcome: Outcome
+            if let failure = failures[index] {
+                outcome = .failed(failure)
+            } else {
+                outcome = .measured(Statistics(samples[index]))
+            }
+            return ContenderResult(
+                name: contender.name, detail: contender.detail, isSwiftLXC: contender.isSwiftLXC,
+                outcome: outcome)
+        }
+    }
+}
+
+/// A progress line on stderr, so stdout holds only the report.
+func progress(_ text: String) {
+    var bytes = Array("bench: \(text)\n".utf8)
+    bytes.withUnsafeMutableBytes { buffer in
+        _ = write(STDERR_FILENO, buffer.baseAddress, buffer.count)
+    }
+}

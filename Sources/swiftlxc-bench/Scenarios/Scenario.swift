@@ -1,0 +1,103 @@
+import Glibc
+import LXCSystem
+
+/// A benchmark scenario. Each lives in its own file in this folder and is listed once in
+/// `Scenarios.all`, which fixes the order of the report.
+protocol Scenario: Sendable {
+    /// Stable name, used by `--only` and as the JSON key prefix.
+    var id: String { get }
+    /// Runs the scenario and returns one or more result groups (the spawn scenario, for one,
+    /// reports a small and a large parent separately).
+    func run(_ context: BenchContext) -> [ScenarioResult]
+}
+
+/// One group of the report: contenders doing the same work, compared by their medians.
+struct ScenarioResult {
+    var id: String
+    var title: String
+    /// Why the whole group was not measured ("seccomp has not landed"); nil when measured.
+    var skipped: String?
+    var contenders: [ContenderResult] = []
+    /// Facts a reader needs to interpret the numbers (parent RSS, what differs).
+    var notes: [String] = []
+
+    /// A group that was not measured, listed so the table shows every scenario of the issue.
+    static func skipped(_ id: String, _ title: String, reason: String) -> ScenarioResult {
+        ScenarioResult(id: id, title: title, skipped: reason)
+    }
+
+    /// SwiftLXC's contender when it was measured.
+    var reference: ContenderResult? {
+        contenders.first { $0.isSwiftLXC && $0.statistics != nil }
+    }
+
+    /// Each other measured contender's median divided by SwiftLXC's: above 1, SwiftLXC is
+    /// faster.
+    var ratios: [(name: String, ratio: Double)] {
+        guard let base = reference?.statistics?.median, base > 0 else { return [] }
+        return contenders.compactMap { contender in
+            guard !contender.isSwiftLXC, let median = contender.statistics?.median else {
+                return nil
+            }
+            return (contender.name, median / base)
+        }
+    }
+}
+
+/// What every scenario may use: the settings, the paths of the peers' files, `/dev/null`.
+final class BenchContext {
+    let settings: RunSettings
+    /// The `swiftlxc` binary under test.
+    let swiftlxcPath: String
+    /// Where `Scripts/peers.sh` put the rootfs, the OCI bundle and the LXC config.
+    let peersDirectory: String
+    /// Size the spawn scenario grows the process to, in MiB.
+    let largeParentMiB: Int
+    /// Open for the whole run; every spawned program's unwanted output goes here.
+    let devNull: FileDescriptor
+
+    init(
+        settings: RunSettings, swiftlxcPath: String, peersDirectory: String,
+        largeParentMiB: Int, devNull: consuming FileDescriptor
+    ) {
+        self.settings = settings
+        self.swiftlxcPath = swiftlxcPath
+        self.peersDirectory = peersDirectory
+        self.largeParentMiB = largeParentMiB
+        self.devNull = devNull
+    }
+
+    var bundlePath: String { "\(peersDirectory)/bundle" }
+    var rootfsPath: String { "\(peersDirectory)/bundle/rootfs" }
+    var lxcPath: String { "\(peersDirectory)/lxc" }
+    var lxcConfigPath: String { "\(peersDirectory)/lxc/bench.conf" }
+}
+
+/// The scenarios of the benchmark issue, in report order.
+enum Scenarios {
+    static let all: [any Scenario] = [
+        SpawnScenario(),
+        StartScenario(),
+        PendingScenario(
+            id: "system-start", title: "system container: start to RUNNING, then stop",
+            feature: "the LXC-style start with a monitor"),
+        PendingScenario(
+            id: "concurrent-start", title: "50 concurrent starts: total time and peak memory",
+            feature: "the OCI run verb"),
+        PendingScenario(
+            id: "monitor-rss", title: "monitor RSS vs LXC's monitor and conmon",
+            feature: "the monitor"),
+        PendingScenario(
+            id: "console", title: "console throughput", feature: "the console ring buffer"),
+        PendingScenario(
+            id: "seccomp", title: "seccomp: policy compile and notify round trip",
+            feature: "seccomp"),
+        PendingScenario(
+            id: "mount-injection", title: "mount injection latency",
+            feature: "mount injection"),
+        PendingScenario(
+            id: "network", title: "network setup (veth, addresses, routes)",
+            feature: "networking"),
+        PendingScenario(id: "attach", title: "attach latency", feature: "attach"),
+    ]
+}
