@@ -30,7 +30,7 @@ struct ExternalCommand {
     }
 
     /// Runs with stdout and stderr captured; returns how it ended and what it wrote.
-    func capture(devNull: Int32) throws(BenchError) -> (status: ExitStatus, output: String) {
+    func capture(devNull: Int32) throws(BenchError) -> (status: TerminationStatus, output: String) {
         let memory: FileDescriptor
         do {
             memory = try ProcessControl.memfd("swiftlxc-bench-output")
@@ -54,7 +54,7 @@ struct ExternalCommand {
         }
     }
 
-    private func run(fileMap: [Int32]) throws(BenchError) -> ExitStatus {
+    private func run(fileMap: [Int32]) throws(BenchError) -> TerminationStatus {
         // A new session makes the child a process group leader, so a timeout can kill the
         // group and not leave a hung helper behind.
         let request = SpawnRequest(

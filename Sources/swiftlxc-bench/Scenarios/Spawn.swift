@@ -78,7 +78,7 @@ struct SpawnScenario: Scenario {
         let request = SpawnRequest(
             path: "/bin/true", arguments: ["true"], fileMap: [devNull, devNull, devNull],
             namespaces: NamespaceSet(namespaces))
-        let status: ExitStatus
+        let status: TerminationStatus
         do {
             status = try Spawn.run(request)
         } catch {
@@ -133,7 +133,7 @@ private final class ForkPlan {
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { throw BenchError("waitpid: \(Errno.current)") }
         }
-        let exit = ExitStatus(waitStatus: status)
+        let exit = TerminationStatus(waitStatus: status)
         guard exit == .exited(0) else {
             let reason = exit == .exited(126) ? " (unshare failed in the child)" : ""
             throw BenchError("fork+exec /bin/true: \(exit)\(reason)")
