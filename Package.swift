@@ -35,7 +35,10 @@ let package = Package(
         .target(name: "LXCInit", dependencies: ["LXCSystem", "LXCMount", "LXCCapabilities"]),
         .target(
             name: "LXCRuntime",
-            dependencies: ["LXCSystem", "LXCConfig", "LXCMount", "LXCCapabilities", "LXCInit"]
+            dependencies: [
+                "LXCSystem", "LXCConfig", "LXCCgroups", "LXCMount", "LXCNetwork",
+                "LXCCapabilities", "LXCInit",
+            ]
         ),
         .target(name: "LXC", dependencies: ["LXCSystem", "LXCConfig", "LXCRuntime"]),
 

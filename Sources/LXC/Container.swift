@@ -116,6 +116,8 @@ public final class Container: @unchecked Sendable {
                 throw .config([error])
             }
         }
+        var info = stat()
+        guard stat(lxcpath, &info) == 0 else { throw .store(.missingPath(lxcpath)) }
         let lock = try takeLock()
         defer { withExtendedLifetime(lock) {} }
         do {
@@ -254,8 +256,15 @@ public final class Container: @unchecked Sendable {
                 newSession: true)
             // The spawned process forks the monitor and exits at once; reap it here.
             let status = try Spawn.run(request)
+            let readEnd = ready.readEnd
             try ready.writeEnd.close()
-            let report = String(decoding: try ready.readEnd.readAll(), as: UTF8.self)
+            // One message, "ok" or "error <reason>", in one write. Reading to end of file
+            // would wait on every process that inherited the pipe (the monitor's keeper).
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = try buffer.withUnsafeMutableBytes { bytes throws(SyscallError) in
+                try readEnd.read(into: bytes)
+            }
+            let report = String(decoding: buffer[0..<count], as: UTF8.self)
             guard status == .exited(0), report.hasPrefix("ok") else {
                 let reason =
                     report.hasPrefix("error ")
@@ -323,6 +332,61 @@ public final class Container: @unchecked Sendable {
             usleep(10_000)
             waited += 10
         }
+    }
+
+    // MARK: - Cgroups
+
+    /// Freezes every process of the container (v1 freezer or cgroup2 `cgroup.freeze`).
+    public func freeze() throws(ContainerError) {
+        try request(.freeze, [], what: "freeze \(name)")
+    }
+
+    /// Thaws a frozen container.
+    public func unfreeze() throws(ContainerError) {
+        try request(.unfreeze, [], what: "unfreeze \(name)")
+    }
+
+    /// `get_cgroup_item`: one cgroup file of the running container, such as `pids.max`.
+    public func cgroupItem(_ file: String) throws(ContainerError) -> String {
+        try request(.getCgroupItem, [file], what: "get \(file) of \(name)").first ?? ""
+    }
+
+    /// `set_cgroup_item`: writes one cgroup file of the running container.
+    public func setCgroupItem(_ file: String, _ value: String) throws(ContainerError) {
+        try request(.setCgroupItem, [file, value], what: "set \(file) of \(name)")
+    }
+
+    /// Memory, cpu, pids and io statistics as JSON.
+    public func cgroupStatistics() throws(ContainerError) -> String {
+        try request(.cgroupStats, [], what: "statistics of \(name)").first ?? "{}"
+    }
+
+    @discardableResult
+    private func request(_ command: MonitorCommand, _ payload: [String], what: String)
+        throws(ContainerError) -> [String]
+    {
+        let reply: CommandMessage
+        do {
+            reply = try CommandClient.send(
+                command, payload: payload, lxcpath: lxcpath, name: name
+            ).reply
+        } catch {
+            if error.errno == .ECONNREFUSED { throw .store(.notRunning(name)) }
+            throw .command(what, error)
+        }
+        if reply.code < 0 {
+            let reason =
+                reply.payload.first.map {
+                    SyscallError(
+                        Errno(rawValue: -reply.code),
+                        call: "cgroup", object: $0)
+                }
+                ?? SyscallError(
+                    Errno(rawValue: -reply.code),
+                    call: "cgroup")
+            throw .command(what, reason)
+        }
+        return reply.payload
     }
 
     private func send(signal: Int32) throws(ContainerError) {

@@ -64,8 +64,6 @@ public struct ContainerPlan: Sendable, Equatable {
     public var cwd = "/"
     public var arguments: [String]
     public var initMode = InitMode.exec
-    /// The container is killed when the process that started it dies (a monitor).
-    public var dieWithParent = false
 
     public init(name: String, newNamespaces: NamespaceSet, rootfs: RootfsPlan, arguments: [String])
     {
@@ -159,7 +157,6 @@ extension ContainerPlan {
         w.write(cwd)
         w.write(arguments)
         w.write(initMode.rawValue)
-        w.write(dieWithParent)
         return w.bytes
     }
 
@@ -251,7 +248,6 @@ extension ContainerPlan {
             throw WireError("unknown init mode")
         }
         initMode = mode
-        dieWithParent = try r.readBool()
         guard r.isAtEnd else { throw WireError("trailing bytes") }
     }
 }

@@ -82,11 +82,11 @@ public enum ContainerStage {
                 object: "a container needs its own mount namespace")
         }
 
-        if plan.dieWithParent {
-            try step("tie the container to its monitor") { () throws(SyscallError) in
-                // Had the monitor died before this, the sync socket would already be closed
-                // and the stage would stop at its next read.
-                try ProcessControl.prctl(PR_SET_PDEATHSIG, UInt(SIGKILL))
+        // The host placed this process in the container's cgroups before sending the plan,
+        // so a cgroup namespace made now is rooted at them.
+        if plan.newNamespaces.contains(.cgroup) {
+            try step("create the cgroup namespace") { () throws(SyscallError) in
+                try Namespaces.unshare(NamespaceSet([.cgroup]))
             }
         }
 

@@ -8,6 +8,11 @@ public enum MonitorCommand: UInt32, Sendable {
     case stop = 3
     case signal = 4
     case getInitPIDFD = 5
+    case freeze = 6
+    case unfreeze = 7
+    case getCgroupItem = 8
+    case setCgroupItem = 9
+    case cgroupStats = 10
 }
 
 /// One request or reply on a monitor's command socket: a command (or a status, `-errno`),

@@ -1,5 +1,7 @@
 import Glibc
+import LXCCgroups
 import LXCInit
+import LXCNetwork
 import LXCSystem
 
 /// A uid or gid range of a user namespace: `container` … maps to `host` … on the host.
@@ -32,6 +34,8 @@ public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
     case host(step: String, SyscallError)
     /// A step inside the container failed.
     case container(StageFailure)
+    /// The network could not be set up; the text names the key and the kernel's reason.
+    case network(String)
     /// The stage ended without saying why.
     case stageDied(TerminationStatus)
     case protocolError(String)
@@ -47,6 +51,7 @@ public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
         case .missingInit(let path): return "swiftlxc executable not found: \(path)"
         case .spawn(let error): return "spawn the container: \(error)"
         case .host(let step, let error): return "\(step): \(error)"
+        case .network(let text): return text
         case .container(let failure): return failure.description
         case .stageDied(let status): return "container set-up \(status)"
         case .protocolError(let text): return "sync protocol: \(text)"
@@ -65,6 +70,10 @@ public struct LaunchRequest: Sendable {
     public var initPath: String?
     /// What the planner adjusted or will not do, for the caller to show.
     public var warnings: [String] = []
+    /// The container's cgroup; nil runs it in the caller's.
+    public var cgroup: CgroupPlan?
+    /// Network devices to create (`lxc.net.N` other than `empty` and `none`).
+    public var networks: [NetworkSpec] = []
 
     public init(plan: ContainerPlan) {
         self.plan = plan
@@ -75,6 +84,55 @@ public struct LaunchRequest: Sendable {
 public struct LaunchedContainer: ~Copyable {
     public let process: PIDFD
     let socket: FileDescriptor
+    let resources: HostResources
+
+    /// The container's cgroup, while it runs.
+    public var cgroup: ContainerCgroup? { resources.cgroup }
+
+    /// Removes what the host made for the container (network devices, cgroups) once its init
+    /// has ended. `wait()` does this itself.
+    public func releaseResources() {
+        resources.release()
+    }
+
+    /// Starts a keeper: a detached process that kills the container and removes what the
+    /// host made for it if the calling process dies first (PR_SET_PDEATHSIG cannot do this:
+    /// the kernel does not deliver it to the init of a pid namespace). It ends by itself when
+    /// the container's init ends or `keeperLine` is written to. Call only from a
+    /// single-threaded process: it forks.
+    /// `closing` lists the caller's descriptors the keeper must not hold (a listening socket
+    /// that has to disappear with the caller).
+    public func startKeeper(closing: [Int32] = []) throws(SyscallError) -> FileDescriptor {
+        let line = try Pipe()
+        let first = fork()
+        if first < 0 { throw SyscallError(.current, call: "fork", object: "keeper") }
+        if first == 0 {
+            // Detach from the caller so that nothing has to reap the keeper.
+            if fork() != 0 { _exit(0) }
+            _ = setsid()
+            _ = Glibc.close(line.writeEnd.rawValue)
+            for fd in closing { _ = Glibc.close(fd) }
+            var fds = [
+                pollfd(fd: line.readEnd.rawValue, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: process.fd.rawValue, events: Int16(POLLIN), revents: 0),
+            ]
+            while poll(&fds, 2, -1) < 0 {}
+            if fds[1].revents == 0 {
+                var byte: UInt8 = 0
+                // A byte means "stand down"; end of file means the caller died.
+                if Glibc.read(line.readEnd.rawValue, &byte, 1) != 1 {
+                    try? process.signal(SIGKILL)
+                    var wait = pollfd(fd: process.fd.rawValue, events: Int16(POLLIN), revents: 0)
+                    _ = poll(&wait, 1, 5000)
+                    resources.release()
+                }
+            }
+            _exit(0)
+        }
+        while waitpid(first, nil, 0) < 0 && Errno.current == .EINTR {}
+        let writeEnd = try line.writeEnd.duplicate()
+        return writeEnd
+    }
 
     /// Waits for the init to end and returns how it ended. An exec failure reported by the
     /// stage after `go` is thrown as `LaunchError.container`.
@@ -83,8 +141,10 @@ public struct LaunchedContainer: ~Copyable {
         do {
             status = try process.wait()
         } catch {
+            resources.release()
             throw .host(step: "wait for the container", error)
         }
+        resources.release()
         // After `go` the stage writes only a failure; end of file means the exec happened.
         if let message = try? socket.receive(capacity: 4096, maxDescriptors: 0),
             !message.bytes.isEmpty,
@@ -112,10 +172,17 @@ public enum Launcher {
         } catch {
             throw .host(step: "create the sync socket", error)
         }
+        // The cgroup namespace is made by the stage once it has been placed, so its root is
+        // the container's own cgroup and not the caller's.
+        var cloneNamespaces = request.plan.newNamespaces
+        cloneNamespaces.remove(NamespaceSet([.cgroup]))
         var spawn = SpawnRequest(
             path: initPath, arguments: ["swiftlxc-init", request.plan.name],
-            environment: [], namespaces: request.plan.newNamespaces)
+            environment: [], namespaces: cloneNamespaces)
         spawn.fileMap = request.stdio + [pair.second.rawValue]
+
+        let resources = HostResources()
+        try resources.createCgroup(request.cgroup)
 
         let process: PIDFD
         if request.plan.newNamespaces.contains(.user) {
@@ -125,23 +192,28 @@ public enum Launcher {
             do {
                 held = try HeldSpawn(spawn, becomeRoot: true)
             } catch {
+                resources.release()
                 throw .spawn(error)
             }
             do {
                 try writeIDMaps(request.idMappings, pid: held.pid)
+                try resources.place(held.pid)
             } catch {
                 held.cancel()
+                resources.release()
                 throw error
             }
             do {
                 process = try held.release()
             } catch {
+                resources.release()
                 throw .spawn(error)
             }
         } else {
             do {
                 process = try Spawn.start(spawn)
             } catch {
+                resources.release()
                 throw .spawn(error)
             }
         }
@@ -149,6 +221,13 @@ public enum Launcher {
         _ = consume pair.second
 
         do throws(LaunchError) {
+            // The stage waits for its plan: it runs nothing of its own before it is placed.
+            if !request.plan.newNamespaces.contains(.user) {
+                try resources.place(process.pid)
+            }
+            try resources.createNetwork(
+                request.networks, context: NetworkContext(containerName: request.plan.name),
+                pid: process.pid)
             try send(.plan(request.plan), on: socket)
             switch try receive(on: socket) {
             case .ready: break
@@ -160,9 +239,10 @@ public enum Launcher {
         } catch {
             try? process.signal(SIGKILL)
             _ = try? process.wait()
+            resources.release()
             throw error
         }
-        return LaunchedContainer(process: process, socket: socket)
+        return LaunchedContainer(process: process, socket: socket, resources: resources)
     }
 
     /// Starts `request`, waits for the workload and returns its status.

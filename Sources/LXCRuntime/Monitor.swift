@@ -16,10 +16,10 @@ public enum ContainerState: String, Sendable, CaseIterable {
 /// The per-container monitor: it starts the container, owns its init's pidfd, serves the
 /// command socket, restarts the container when its init reboots, and cleans up when it ends.
 ///
-/// It is a plain poll loop on one thread. When the monitor is killed, the container's init
-/// gets SIGKILL from the kernel (`PR_SET_PDEATHSIG`), so a container never outlives the
-/// process that can answer for it; the abstract socket disappears with the monitor, and the
-/// store reads STOPPED.
+/// It is a plain poll loop on one thread. When the monitor is killed, a keeper process it
+/// left behind kills the container and removes its cgroups and network devices, so a
+/// container never outlives the process that can answer for it; the abstract socket
+/// disappears with the monitor, and the store reads STOPPED.
 public final class Monitor {
     public let lxcpath: String
     public let name: String
@@ -27,6 +27,10 @@ public final class Monitor {
     private let log = Logger("monitor")
     private var state = ContainerState.stopped
     private var stopping = false
+    /// The write end of the current keeper's line: a byte stands it down.
+    private var keeper: Int32 = -1
+    /// The command socket's fd, which a keeper must not keep bound.
+    private var listener: Int32 = -1
 
     /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
     /// reboot picks up the config as it is then.
@@ -42,6 +46,8 @@ public final class Monitor {
     /// Starts the container and serves it until it stops. `ready` is called once: with nil
     /// when the container is RUNNING, or with the error that kept it from starting.
     public func run(ready: (LaunchError?) -> Void) -> TerminationStatus {
+        // A client or keeper that went away must not kill the monitor with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         let server: CommandServer
         do {
             server = try CommandServer(lxcpath: lxcpath, name: name)
@@ -59,6 +65,7 @@ public final class Monitor {
         }
 
         state = .starting
+        listener = server.fd.rawValue
         var container: LaunchedContainer
         do {
             container = try launch()
@@ -79,6 +86,8 @@ public final class Monitor {
             }
             // The init ended: a reboot restarts it, anything else ends the container.
             let status = (try? container.process.wait()) ?? .exited(-1)
+            standDownKeeper()
+            container.releaseResources()
             if status == .signaled(SIGHUP) && !stopping {
                 log.info("container \(name) rebooted; starting it again")
                 state = .starting
@@ -97,9 +106,21 @@ public final class Monitor {
     }
 
     private func launch() throws(LaunchError) -> LaunchedContainer {
-        var request = try makeRequest()
-        request.plan.dieWithParent = true
-        return try Launcher.start(request)
+        let container = try Launcher.start(try makeRequest())
+        do {
+            keeper = try container.startKeeper(closing: [listener]).release()
+        } catch {
+            log.warn("no keeper for \(name): \(error); it will outlive a killed monitor")
+        }
+        return container
+    }
+
+    private func standDownKeeper() {
+        guard keeper >= 0 else { return }
+        var byte: UInt8 = 1
+        _ = write(keeper, &byte, 1)
+        _ = close(keeper)
+        keeper = -1
     }
 
     private enum Event { case clientWaiting, initExited }
@@ -154,6 +175,10 @@ public final class Monitor {
             stopping = true
             state = .stopping
             reply.code = signalInit(container, SIGKILL)
+        case .freeze, .unfreeze:
+            reply.code = changeFreezer(container, freeze: command == .freeze)
+        case .getCgroupItem, .setCgroupItem, .cgroupStats:
+            reply = cgroupRequest(command, request.payload, container)
         case .signal:
             guard let number = request.payload.first.flatMap({ Int32($0) }) else {
                 reply.code = -EINVAL
@@ -162,6 +187,47 @@ public final class Monitor {
             reply.code = signalInit(container, number)
         }
         _ = try? peer.socket.send(reply.encoded(), descriptors: descriptors)
+    }
+
+    private func changeFreezer(_ container: borrowing LaunchedContainer, freeze: Bool) -> Int32 {
+        guard let cgroup = container.cgroup else { return -ENOENT }
+        state = freeze ? .freezing : .running
+        do {
+            if freeze {
+                try cgroup.freeze()
+                state = .frozen
+            } else {
+                try cgroup.thaw()
+                state = .running
+            }
+            return 0
+        } catch {
+            log.error("\(freeze ? "freeze" : "unfreeze") \(name): \(error)")
+            state = (try? cgroup.isFrozen()) == true ? .frozen : .running
+            return -EIO
+        }
+    }
+
+    private func cgroupRequest(
+        _ command: MonitorCommand, _ payload: [String], _ container: borrowing LaunchedContainer
+    ) -> CommandMessage {
+        guard let cgroup = container.cgroup else { return CommandMessage(code: -ENOENT) }
+        do {
+            switch command {
+            case .getCgroupItem:
+                guard let file = payload.first else { return CommandMessage(code: -EINVAL) }
+                return CommandMessage(code: 0, payload: [try cgroup.get(file)])
+            case .setCgroupItem:
+                guard payload.count == 2 else { return CommandMessage(code: -EINVAL) }
+                try cgroup.set(payload[0], to: payload[1])
+                return CommandMessage(code: 0)
+            default:
+                return CommandMessage(code: 0, payload: [try cgroup.stats().json])
+            }
+        } catch {
+            // The reason travels as text: the file and the value the kernel refused.
+            return CommandMessage(code: -EINVAL, payload: [error.description])
+        }
     }
 
     private func signalInit(_ container: borrowing LaunchedContainer, _ signal: Int32) -> Int32 {

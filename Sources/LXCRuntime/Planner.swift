@@ -50,7 +50,12 @@ public enum Planner {
         var rootfs = RootfsPlan(path: rootfsPath)
         rootfs.readOnly = config.rootfs.readOnly || config.rootfs.options.contains("ro")
         rootfs.propagation = try propagation(config.rootfs.propagation)
-        rootfs.bindDevices = namespaces.contains(.user)
+        // mknod is refused in a user namespace, and by a device cgroup that denies it: bind
+        // the host's nodes instead (decided here, before the stage could fail on it).
+        let deviceRules = (config.cgroup.v1 + config.cgroup.v2).contains {
+            $0.key.hasPrefix("devices.")
+        }
+        rootfs.bindDevices = namespaces.contains(.user) || deviceRules
         switch flavor {
         case .lxc:
             rootfs.devTmpfs = config.autodev
@@ -135,6 +140,13 @@ public enum Planner {
 
         var request = LaunchRequest(plan: plan)
         request.warnings = warnings
+        switch flavor {
+        case .lxc:
+            request.cgroup = try lxcCgroup(config, name: name)
+            request.networks = networkSpecs(config)
+        case .oci:
+            request.cgroup = try ociCgroup(config, id: name)
+        }
         request.idMappings = config.idmaps.map {
             IDMapping(
                 kind: $0.kind == .user ? .user : .group, containerID: $0.containerID,
@@ -155,28 +167,6 @@ public enum Planner {
     private static func refuseWhatIsNotSupported(_ config: ContainerConfig, flavor: Flavor)
         throws(PlanError)
     {
-        if let first = config.cgroup.v1.first {
-            throw PlanError("lxc.cgroup.\(first.key)", "cgroup limits are not supported yet")
-        }
-        if let first = config.cgroup.v2.first {
-            throw PlanError("lxc.cgroup2.\(first.key)", "cgroup limits are not supported yet")
-        }
-        if let resources = config.cgroup.resources {
-            // A device list alone is what every `crun spec` carries; the container gets only
-            // the nodes the runtime creates, and the device cgroup comes with the cgroups.
-            let limits =
-                resources.memory != nil || resources.cpu != nil || resources.pids != nil
-                || resources.blockIO != nil || !(resources.hugepageLimits ?? []).isEmpty
-                || !(resources.unified ?? [:]).isEmpty
-            if limits {
-                throw PlanError("linux.resources", "cgroup limits are not supported yet")
-            }
-        }
-        for network in config.networks where !["empty", "none", ""].contains(network.type) {
-            throw PlanError(
-                "lxc.net.\(network.index).type", "network type \(network.type) is not supported yet"
-            )
-        }
         if config.seccomp.profilePath != nil {
             throw PlanError("lxc.seccomp.profile", "seccomp is not supported yet")
         }

@@ -16,6 +16,8 @@ enum CommandLineTool {
           start, stop        start (daemonized; -F foreground) or stop (-k kill, -r reboot) it
           info, ls, wait     its state and init pid, the containers, wait for a state (-s)
           destroy, copy      remove it, or copy it (-N NEWNAME)
+          freeze, unfreeze   freeze or thaw all its processes
+          cgroup             read or write one of its cgroup files, or --stats as JSON
           version            print the version
           help               print this text
         """
@@ -43,6 +45,9 @@ enum CommandLineTool {
         case "wait": return LXCCommands.wait(rest)
         case "destroy": return LXCCommands.destroy(rest)
         case "copy": return LXCCommands.copy(rest)
+        case "freeze": return LXCCommands.freeze(rest, thaw: false)
+        case "unfreeze": return LXCCommands.freeze(rest, thaw: true)
+        case "cgroup": return LXCCommands.cgroup(rest)
         case "__monitor": return LXCCommands.monitor(rest)
         case "version", "--version":
             print("swiftlxc \(SwiftLXC.version)")

@@ -210,6 +210,42 @@ enum LXCCommands {
         }
     }
 
+    static func freeze(_ arguments: [String], thaw: Bool) -> Int32 {
+        let verb = thaw ? "unfreeze" : "freeze"
+        guard let options = parse(arguments, verb: verb),
+            let container = container(options, verb: verb)
+        else { return 2 }
+        do {
+            if thaw { try container.unfreeze() } else { try container.freeze() }
+            return 0
+        } catch {
+            return fail(verb, container.name, error)
+        }
+    }
+
+    /// `cgroup -n NAME FILE [VALUE]` reads or writes one cgroup file; `cgroup -n NAME --stats`.
+    static func cgroup(_ arguments: [String]) -> Int32 {
+        guard let options = parse(arguments, verb: "cgroup"),
+            let container = container(options, verb: "cgroup")
+        else { return 2 }
+        let words = options.name == nil ? Array(options.rest.dropFirst()) : options.rest
+        do {
+            if options.flags["--stats"] != nil {
+                print(try container.cgroupStatistics())
+            } else if words.count == 1 {
+                print(try container.cgroupItem(words[0]))
+            } else if words.count == 2 {
+                try container.setCgroupItem(words[0], words[1])
+            } else {
+                printError("swiftlxc cgroup: usage: cgroup -n NAME FILE [VALUE] | --stats")
+                return 2
+            }
+            return 0
+        } catch {
+            return fail("cgroup", container.name, error)
+        }
+    }
+
     static func destroy(_ arguments: [String]) -> Int32 {
         guard let options = parse(arguments, verb: "destroy"),
             let container = container(options, verb: "destroy")
@@ -248,6 +284,18 @@ enum LXCCommands {
         let child = fork()
         if child < 0 { return 1 }
         if child > 0 { _exit(0) }
+        // The monitor logs where the container's config says (lxc.log.file, lxc.log.level).
+        if let configuration = try? container.loadConfiguration() {
+            let file = (try? configuration.get("lxc.log.file")).flatMap { $0.isEmpty ? nil : $0 }
+            let level = (try? configuration.get("lxc.log.level")).flatMap {
+                $0.isEmpty ? nil : $0
+            }
+            _ = try? Log.initialize(
+                LogOptions(
+                    name: container.name, lxcpath: options.lxcpath, file: file ?? "none",
+                    level: level.flatMap { LogLevel(name: $0) != nil ? $0 : nil },
+                    prefix: "swiftlxc", quiet: true))
+        }
         // fd 3 carries one report; it must close then, or the starter would wait for the
         // monitor's whole life.
         var report: FileDescriptor? = FileDescriptor(owning: 3)

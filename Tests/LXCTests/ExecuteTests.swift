@@ -149,11 +149,10 @@ struct ExecuteTests {
         #expect {
             _ = try executeCapturing(
                 ExecuteOptions(
-                    name: "x", rootfs: rootfs, items: [("lxc.cgroup.pids.max", "10")],
+                    name: "x", rootfs: rootfs, items: [("lxc.hook.pre-start", "/bin/true")],
                     command: ["true"]))
         } throws: { error in
-            (error as? RunError)?.description
-                == "lxc.cgroup.pids.max: cgroup limits are not supported yet"
+            (error as? RunError)?.description == "lxc.hook.pre-start: hooks are not supported yet"
         }
     }
 }

@@ -1,0 +1,242 @@
+import Glibc
+import LXCCgroups
+import LXCConfig
+import LXCNetwork
+import LXCSystem
+
+/// The container's cgroup: where, and what limits and device policy it gets. The host
+/// makes it before the spawn and places the stage in it while the stage waits.
+public struct CgroupPlan: Sendable {
+    public var path: CgroupPath
+    public var resources: CgroupResources?
+    public var items: [CgroupItem] = []
+
+    public init(path: CgroupPath, resources: CgroupResources? = nil, items: [CgroupItem] = []) {
+        self.path = path
+        self.resources = resources
+        self.items = items
+    }
+}
+
+/// What the host owns for a running container, released when it stops or fails to start.
+final class HostResources {
+    var cgroup: ContainerCgroup?
+    var network: NetworkSetup?
+    private let log = Logger("start")
+
+    /// Makes the cgroup and applies its limits; nothing is placed yet.
+    func createCgroup(_ plan: CgroupPlan?) throws(LaunchError) {
+        guard let plan else { return }
+        do {
+            let layout = try CgroupLayout.detect()
+            if plan.path.uniquify { removeStale(plan.path, in: layout) }
+            let cgroup = try ContainerCgroup.create(plan.path, in: layout)
+            self.cgroup = cgroup
+            if let resources = plan.resources { try cgroup.apply(resources) }
+            if !plan.items.isEmpty { try cgroup.apply(plan.items) }
+        } catch {
+            throw .host(
+                step: "set up cgroups",
+                SyscallError(
+                    .EINVAL, call: "cgroup",
+                    object: error.description))
+        }
+    }
+
+    /// Removes empty cgroups of this name left by a monitor that was killed. Only the monitor
+    /// of this container starts it (its socket is bound), and a cgroup in use by anyone else
+    /// still holds processes, which makes `rmdir` fail: nothing live is touched.
+    private func removeStale(_ path: CgroupPath, in layout: CgroupLayout) {
+        for hierarchy in layout.hierarchies {
+            let base: String
+            switch path.base {
+            case .initProcess: base = hierarchy.initCgroup
+            case .caller: base = hierarchy.ownCgroup
+            case .root: base = "/"
+            }
+            let prefix = base == "/" ? "" : base
+            guard let directory = hierarchy.directory(of: prefix + "/" + path.limit) else {
+                continue
+            }
+            if let inner = path.inner { rmdir(directory + "/" + inner) }
+            rmdir(directory)
+        }
+    }
+
+    /// Puts the waiting stage into the cgroup, before it runs anything of the container's.
+    func place(_ pid: pid_t) throws(LaunchError) {
+        guard let cgroup else { return }
+        do {
+            try cgroup.place(pid: pid)
+        } catch {
+            throw .host(
+                step: "place pid \(pid) in its cgroup",
+                SyscallError(
+                    .EINVAL,
+                    call: "cgroup", object: error.description))
+        }
+    }
+
+    /// Creates the network devices and configures both ends; rolls itself back on failure.
+    func createNetwork(_ specs: [NetworkSpec], context: NetworkContext, pid: pid_t)
+        throws(LaunchError)
+    {
+        guard !specs.isEmpty else { return }
+        do {
+            let netns = try FileDescriptor.open("/proc/\(pid)/ns/net", O_RDONLY)
+            let network = try NetworkSetup(specs: specs, netns: netns, context: context)
+            _ = try network.setup()
+            self.network = network
+        } catch let error as NetworkError {
+            throw .network(error.description)
+        } catch {
+            throw .network("\(error)")
+        }
+    }
+
+    /// Removes everything the host made: network devices first (phys devices go home), then
+    /// the cgroup's processes and directories. Problems are logged; teardown goes on.
+    func release() {
+        if let network {
+            for problem in network.teardown() { log.warn("network teardown: \(problem)") }
+            self.network = nil
+        }
+        if let cgroup {
+            do {
+                try cgroup.kill()
+                try cgroup.remove()
+            } catch {
+                log.warn("cgroup removal: \(error)")
+            }
+            self.cgroup = nil
+        }
+    }
+}
+
+extension Planner {
+    /// The cgroup of an LXC config: `lxc.payload.<name>` (or `lxc.cgroup.dir`,
+    /// `lxc.cgroup.dir.container[.inner]`, `lxc.cgroup.relative`) with its raw items.
+    static func lxcCgroup(_ config: ContainerConfig, name: String) throws(PlanError) -> CgroupPlan {
+        let cgroup = config.cgroup
+        do {
+            let path: CgroupPath
+            if let container = cgroup.containerDir {
+                path = try .lxcIsolated(
+                    container: container, inner: cgroup.containerInnerDir,
+                    relative: cgroup.relative)
+            } else {
+                path = try .lxcPayload(name: name, dir: cgroup.dir, relative: cgroup.relative)
+            }
+            var items: [CgroupItem] = []
+            for item in cgroup.v1 {
+                items.append(try CgroupItem(key: "lxc.cgroup.\(item.key)", value: item.value))
+            }
+            for item in cgroup.v2 {
+                items.append(try CgroupItem(key: "lxc.cgroup2.\(item.key)", value: item.value))
+            }
+            return CgroupPlan(path: path, items: items)
+        } catch {
+            throw PlanError("lxc.cgroup", error.description)
+        }
+    }
+
+    /// The cgroup of an OCI bundle: `linux.cgroupsPath` and `linux.resources`.
+    static func ociCgroup(_ config: ContainerConfig, id: String) throws(PlanError) -> CgroupPlan {
+        let path: CgroupPath
+        do {
+            path = try .oci(cgroupsPath: config.cgroup.path, containerID: id)
+        } catch {
+            throw PlanError("linux.cgroupsPath", error.description)
+        }
+        guard let oci = config.cgroup.resources else { return CgroupPlan(path: path) }
+        var resources = CgroupResources()
+        if let memory = oci.memory {
+            resources.memory = CgroupResources.Memory(
+                limit: memory.limit, reservation: memory.reservation, swap: memory.swap,
+                kernel: memory.kernel, kernelTCP: memory.kernelTCP,
+                swappiness: memory.swappiness, disableOOMKiller: memory.disableOOMKiller)
+        }
+        if let cpu = oci.cpu {
+            resources.cpu = CgroupResources.CPU(
+                shares: cpu.shares, quota: cpu.quota, period: cpu.period,
+                realtimeRuntime: cpu.realtimeRuntime, realtimePeriod: cpu.realtimePeriod,
+                cpus: cpu.cpus, mems: cpu.mems, idle: cpu.idle)
+        }
+        resources.pidsLimit = oci.pids?.limit
+        if let io = oci.blockIO {
+            func throttle(_ list: [OCISpec.ThrottleDevice]?) -> [CgroupResources.ThrottleDevice] {
+                (list ?? []).map { .init(major: $0.major, minor: $0.minor, rate: $0.rate) }
+            }
+            resources.blockIO = CgroupResources.BlockIO(
+                weight: io.weight, leafWeight: io.leafWeight,
+                weightDevice: (io.weightDevice ?? []).map {
+                    .init(
+                        major: $0.major, minor: $0.minor, weight: $0.weight,
+                        leafWeight: $0.leafWeight)
+                },
+                throttleReadBpsDevice: throttle(io.throttleReadBpsDevice),
+                throttleWriteBpsDevice: throttle(io.throttleWriteBpsDevice),
+                throttleReadIOPSDevice: throttle(io.throttleReadIOPSDevice),
+                throttleWriteIOPSDevice: throttle(io.throttleWriteIOPSDevice))
+        }
+        resources.hugepageLimits = (oci.hugepageLimits ?? []).map {
+            .init(pageSize: $0.pageSize, limit: $0.limit)
+        }
+        resources.unified = oci.unified ?? [:]
+        if let rules = oci.devices {
+            // OCI lists rules in order after an implicit deny-all; the default nodes the
+            // runtime creates stay usable, as runc and crun allow them.
+            var list = [DeviceRule.denyAll] + DeviceRule.defaultAllowed
+            for rule in rules {
+                let kind: DeviceRule.Kind
+                switch rule.type ?? "a" {
+                case "a": kind = .all
+                case "b": kind = .block
+                case "c", "u": kind = .character
+                default:
+                    throw PlanError("linux.resources.devices", "unknown type \(rule.type ?? "")")
+                }
+                list.append(
+                    DeviceRule(
+                        allow: rule.allow, kind: kind, major: rule.major, minor: rule.minor,
+                        access: rule.access ?? "rwm"))
+            }
+            // A trailing deny-all in the spec would also deny the defaults; keep them last.
+            if rules.last.map({ !$0.allow && ($0.type ?? "a") == "a" }) ?? false {
+                list += DeviceRule.defaultAllowed
+            }
+            resources.devices = list
+        }
+        return CgroupPlan(path: path, resources: resources)
+    }
+
+    /// `lxc.net.N` as the network library's specs; `none` and `empty` need no devices.
+    static func networkSpecs(_ config: ContainerConfig) -> [NetworkSpec] {
+        config.networks.filter { !["none", "empty", ""].contains($0.type) }.map { network in
+            var spec = NetworkSpec(index: network.index, type: network.type)
+            spec.up = network.up
+            spec.link = network.link
+            spec.name = network.name
+            spec.hwaddr = network.hwaddr
+            spec.mtu = network.mtu
+            spec.ipv4Addresses = network.ipv4Addresses
+            spec.ipv6Addresses = network.ipv6Addresses
+            spec.ipv4Gateway = network.ipv4Gateway
+            spec.ipv6Gateway = network.ipv6Gateway
+            spec.vethPair = network.vethPair
+            spec.vethMode = network.vethMode
+            spec.vethIPv4Routes = network.vethIPv4Routes
+            spec.vethIPv6Routes = network.vethIPv6Routes
+            spec.vethVlanID = network.vethVlanID
+            spec.vethTaggedVlanIDs = network.vethTaggedVlanIDs
+            spec.macvlanMode = network.macvlanMode
+            spec.ipvlanMode = network.ipvlanMode
+            spec.ipvlanIsolation = network.ipvlanIsolation
+            spec.vlanID = network.vlanID
+            spec.l2proxy = network.l2proxy
+            spec.scriptUp = network.scriptUp
+            spec.scriptDown = network.scriptDown
+            return spec
+        }
+    }
+}

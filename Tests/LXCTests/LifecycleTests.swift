@@ -1,0 +1,274 @@
+import Glibc
+import LXCRuntime
+import LXCSystem
+import Testing
+
+@testable import LXC
+
+/// The busybox rootfs of the privileged tests.
+private let rootfs: String = {
+    if let value = getenv("SWIFTLXC_TEST_ROOTFS") { return String(cString: value) }
+    let package = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+    let path = "/\(package)/.build/test-rootfs"
+    if access(path + "/bin/busybox", X_OK) != 0 {
+        _ = try? Spawn.run(
+            SpawnRequest(
+                path: "/\(package)/Scripts/make-rootfs.sh", arguments: ["make-rootfs.sh", path],
+                fileMap: [0, 2, 2]))
+    }
+    return path
+}()
+
+/// The `swiftlxc` binary beside the test bundle, for the other-process checks.
+private let swiftlxc: String = {
+    let package = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+    return "/\(package)/.build/debug/swiftlxc"
+}()
+
+/// A fresh lxcpath, removed with its containers when the test ends.
+private final class TestLXCPath {
+    let path: String
+    init(_ tag: String) {
+        path = "/tmp/swiftlxc-lxcpath-\(getpid())-\(tag)"
+        mkdir(path, 0o755)
+    }
+    deinit {
+        for name in listContainers(lxcpath: path) {
+            let container = Container(name: name, lxcpath: path)
+            if container.isRunning { try? container.stop() }
+        }
+        _ = try? Spawn.run(SpawnRequest(path: "/bin/rm", arguments: ["rm", "-rf", path]))
+    }
+}
+
+/// Runs the CLI in another process; returns its exit status and stdout.
+private func cli(_ arguments: [String]) throws -> (Int32, String) {
+    let pipe = try Pipe()
+    let child = try Spawn.start(
+        SpawnRequest(
+            path: swiftlxc, arguments: ["swiftlxc"] + arguments,
+            fileMap: [-1, pipe.writeEnd.rawValue, 2]))
+    try pipe.writeEnd.close()
+    let output = String(decoding: try pipe.readEnd.readAll(), as: UTF8.self)
+    return (try child.wait().shellStatus, output)
+}
+
+/// Cgroup directories named like this container, in every v1 hierarchy and the unified one.
+private func cgroupDirectories(_ name: String) -> [String] {
+    var found: [String] = []
+    for hierarchy in ["pids", "memory", "cpu", "freezer", "devices", "unified"] {
+        let path = "/sys/fs/cgroup/\(hierarchy)/lxc.payload.\(name)"
+        if access(path, F_OK) == 0 { found.append(path) }
+    }
+    return found
+}
+
+private func monitorProcesses(_ name: String) -> Int {
+    let text = (try? FileContents.readText("/proc/net/unix")) ?? ""
+    return text.split(separator: "\n").filter { $0.hasSuffix("/\(name)/command") }.count
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct LifecycleTests {
+    private func systemContainer(
+        _ name: String, in lxcpath: TestLXCPath, extra: [(String, String)] = []
+    )
+        throws -> Container
+    {
+        let container = Container(name: name, lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.mount.auto", "proc:mixed sys:mixed"), ("lxc.signal.halt", "SIGUSR1"),
+                ("lxc.signal.reboot", "SIGTERM"), ("lxc.net.0.type", "empty"),
+                ("lxc.log.file", lxcpath.path + "/\(name).log"), ("lxc.log.level", "DEBUG"),
+            ] + extra)
+        return container
+    }
+
+    @Test func anotherProcessReadsStateWaitsAndStops() throws {
+        let lxcpath = TestLXCPath("multi")
+        let name = "multi\(getpid())"
+        let container = try systemContainer(name, in: lxcpath)
+        try container.start()
+        #expect(container.state == .running)
+        #expect(container.initPID > 0)
+        #expect(cgroupDirectories(name).count >= 5)
+
+        let (infoStatus, info) = try cli(["info", "-n", name, "-P", lxcpath.path, "--json"])
+        #expect(infoStatus == 0)
+        #expect(info.contains("\"state\":\"RUNNING\""))
+        #expect(
+            try cli(["wait", "-n", name, "-P", lxcpath.path, "-s", "RUNNING", "-t", "5"]).0 == 0)
+        #expect(try cli(["stop", "-n", name, "-P", lxcpath.path, "-k"]).0 == 0)
+
+        #expect(container.state == .stopped)
+        #expect(container.initPID == -1)
+        #expect(cgroupDirectories(name).isEmpty, "no cgroup left")
+        #expect(monitorProcesses(name) == 0, "no socket left")
+    }
+
+    @Test func rebootGivesANewInitAndShutdownStops() throws {
+        let lxcpath = TestLXCPath("reboot")
+        let name = "reboot\(getpid())"
+        let container = try systemContainer(name, in: lxcpath)
+        try container.start()
+        let first = container.initPID
+        #expect(try container.reboot(timeout: 20))
+        #expect(container.state == .running)
+        let second = container.initPID
+        #expect(second > 0 && second != first)
+
+        #expect(try container.shutdown(timeout: 20), "busybox init halts on SIGUSR1")
+        #expect(container.state == .stopped)
+        #expect(cgroupDirectories(name).isEmpty)
+    }
+
+    @Test func freezeStopsACounterAndThawResumesIt() throws {
+        let lxcpath = TestLXCPath("freeze")
+        let name = "freeze\(getpid())"
+        let file = "/tmp/counter-\(getpid())"
+        let container = try systemContainer(name, in: lxcpath)
+        try container.start(
+            command: [
+                "/bin/sh", "-c",
+                "i=0; while true; do i=$((i+1)); echo $i > \(file); "
+                    + "usleep 20000; done",
+            ])
+        defer { try? container.stop() }
+        func count() -> Int {
+            Int((try? FileContents.readText(rootfs + file))?.filter(\.isNumber) ?? "") ?? -1
+        }
+        usleep(200_000)
+        try container.freeze()
+        #expect(container.state == .frozen)
+        let frozen = count()
+        usleep(300_000)
+        #expect(count() == frozen)
+        try container.unfreeze()
+        #expect(container.state == .running)
+        usleep(300_000)
+        #expect(count() > frozen)
+        unlink(rootfs + file)
+    }
+
+    @Test func cgroupItemsReadWriteAndStatistics() throws {
+        let lxcpath = TestLXCPath("items")
+        let name = "items\(getpid())"
+        let container = try systemContainer(
+            name, in: lxcpath, extra: [("lxc.cgroup.pids.max", "50")])
+        try container.start(command: ["/bin/sleep", "30"])
+        defer { try? container.stop() }
+        #expect(try container.cgroupItem("pids.max") == "50")
+        try container.setCgroupItem("pids.max", "40")
+        #expect(try container.cgroupItem("pids.max") == "40")
+        #expect(throws: ContainerError.self) { try container.setCgroupItem("pids.max", "abc") }
+        let stats = try container.cgroupStatistics()
+        #expect(stats.contains("\"pids\""))
+        #expect(stats.contains("\"memory\""))
+    }
+
+    @Test func badRequestsFailClearlyAndChangeNothing() throws {
+        let lxcpath = TestLXCPath("bad")
+        let name = "bad\(getpid())"
+        let container = try systemContainer(name, in: lxcpath)
+        #expect(throws: ContainerError.self) { try container.stop() }
+        try container.start(command: ["/bin/sleep", "30"])
+        #expect {
+            try container.start()
+        } throws: { error in
+            (error as? ContainerError)?.description == "container \(name) is running"
+        }
+        try container.stop()
+        #expect {
+            try Container(name: "a/b", lxcpath: lxcpath.path).start()
+        } throws: { error in
+            (error as? ContainerError)?.description == "invalid container name a/b"
+        }
+        #expect {
+            try Container(name: "x", lxcpath: "/nonexistent/lxcpath").create(rootfs: .none)
+        } throws: { error in
+            (error as? ContainerError)?.description == "lxcpath /nonexistent/lxcpath does not exist"
+        }
+    }
+
+    @Test func killedMonitorTakesItsContainerAndTheStoreRecovers() throws {
+        let lxcpath = TestLXCPath("killed")
+        let name = "killed\(getpid())"
+        let container = try systemContainer(name, in: lxcpath)
+        try container.start(command: ["/bin/sleep", "60"])
+        let initPID = container.initPID
+        // The monitor is the init's parent.
+        let status = try FileContents.readText("/proc/\(initPID)/status")
+        let parent =
+            status.split(separator: "\n").first { $0.hasPrefix("PPid:") }
+            .flatMap { pid_t($0.dropFirst(5).filter(\.isNumber)) } ?? -1
+        #expect(parent > 1)
+        #expect(kill(parent, SIGKILL) == 0)
+        #expect(container.wait(for: .stopped, timeout: 10))
+        // The keeper kills the init; it stays a zombie until the host's init reaps it.
+        var alive = true
+        for _ in 0..<200 where alive {
+            let state = (try? FileContents.readText("/proc/\(initPID)/stat"))?
+                .split(separator: ")").last?.split(separator: " ").first
+            alive = state != nil && state != "Z"
+            if alive { usleep(10_000) }
+        }
+        #expect(!alive, "the init died with its monitor")
+
+        try container.start(command: ["/bin/sleep", "60"])
+        #expect(container.state == .running)
+        try container.stop()
+        #expect(cgroupDirectories(name).isEmpty, "the stale cgroup went with the new start")
+    }
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ContainerLimitTests {
+    private func run(_ items: [(String, String)], _ script: String) throws -> (String, Int32) {
+        let pipe = try Pipe()
+        let status = try execute(
+            ExecuteOptions(
+                name: "limits\(getpid())\(script.utf8.count)", rootfs: rootfs,
+                items: [("lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed")] + items,
+                command: ["/bin/sh", "-c", script],
+                stdio: [-1, pipe.writeEnd.rawValue, pipe.writeEnd.rawValue]))
+        try pipe.writeEnd.close()
+        return (String(decoding: try pipe.readEnd.readAll(), as: UTF8.self), status.shellStatus)
+    }
+
+    @Test func pidsMaxStopsAForkBomb() throws {
+        let (output, _) = try run(
+            [("lxc.cgroup.pids.max", "10")], "for i in $(seq 30); do sleep 1 & done; wait")
+        #expect(output.contains("can't fork"))
+    }
+
+    @Test func memoryLimitKillsTheWorkloadNotTheRuntime() throws {
+        let (_, status) = try run(
+            [("lxc.cgroup.memory.limit_in_bytes", "32M")],
+            "exec /bin/sh -c 'x=$(head -c 100000000 /dev/zero | tr \"\\\\0\" a); echo ${#x}'")
+        #expect(status == 137, "the workload is OOM-killed")
+    }
+
+    @Test func cpuQuotaThrottles() throws {
+        let (output, status) = try run(
+            [("lxc.cgroup.cpu.cfs_quota_us", "10000"), ("lxc.cgroup.cpu.cfs_period_us", "100000")],
+            "timeout 1 sh -c 'while :; do :; done'; cat /sys/fs/cgroup/cpu/cpu.stat")
+        #expect(status == 0)
+        let throttled =
+            output.split(separator: "\n").first { $0.hasPrefix("nr_throttled") }
+            .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(throttled > 0)
+    }
+
+    @Test func deviceRuleDeniesABlockDevice() throws {
+        let (output, _) = try run(
+            [
+                ("lxc.cgroup.devices.deny", "a"), ("lxc.cgroup.devices.allow", "c 1:3 rwm"),
+                ("lxc.mount.entry", "/dev/vda dev/vda none bind,create=file,optional 0 0"),
+            ],
+            "head -c1 /dev/vda >/dev/null 2>&1 && echo read || echo denied; echo x > /dev/null && echo null-ok"
+        )
+        #expect(output == "denied\nnull-ok\n")
+    }
+}
