@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "LXCConfig", dependencies: ["LXCSystem"]),
         .target(name: "LXCMount", dependencies: ["LXCSystem"]),
         .target(name: "LXCCapabilities", dependencies: ["LXCSystem", "CCap"]),
+        .target(name: "LXCSeccomp", dependencies: ["LXCSystem", "CSeccomp"]),
         .target(name: "LXCInit", dependencies: ["LXCSystem", "LXCMount", "LXCCapabilities"]),
         .target(
             name: "LXCRuntime",
@@ -39,7 +40,7 @@ let package = Package(
 
         .executableTarget(
             name: "swiftlxc",
-            dependencies: ["LXC", "LXCSystem", "LXCConfig", "LXCRuntime"]
+            dependencies: ["LXC", "LXCSystem", "LXCConfig", "LXCRuntime", "LXCSeccomp"]
         ),
         .executableTarget(name: "swiftlxc-init", dependencies: ["LXCInit"]),
         .executableTarget(name: "swiftlxc-bench", dependencies: ["LXCSystem"]),
@@ -53,6 +54,10 @@ let package = Package(
             dependencies: ["LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSystem"]
         ),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
+        .testTarget(
+            name: "LXCSeccompTests", dependencies: ["LXCSeccomp", "LXCSystem"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "LXCConfigTests",
             dependencies: ["LXCConfig", "LXC"],

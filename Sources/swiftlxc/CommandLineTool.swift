@@ -11,6 +11,7 @@ enum CommandLineTool {
           api-extensions     print the LXC API extensions SwiftLXC offers, one a line
           config             check LXC configs and OCI config.json, read and list keys
           execute            run a command in an application container (lxc-execute)
+          seccomp            compile LXC and OCI seccomp policies, print what they decide
           version            print the version
           help               print this text
         """
@@ -27,6 +28,7 @@ enum CommandLineTool {
             return 0
         case "config": return ConfigCommand.run(rest)
         case "execute": return ExecuteCommand.run(rest)
+        case "seccomp": return SeccompCommand.run(rest)
         case "version", "--version":
             print("swiftlxc \(SwiftLXC.version)")
             return 0
