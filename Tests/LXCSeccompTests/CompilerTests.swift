@@ -233,3 +233,56 @@ import Testing
         }
     }
 }
+
+@Suite struct CommandLineTests {
+    /// Runs `swiftlxc seccomp ARGUMENTS` with stdout and stderr captured apart.
+    func run(_ arguments: [String]) throws -> (out: String, err: String, TerminationStatus) {
+        let out = try Pipe()
+        let err = try Pipe()
+        let child = try Spawn.start(
+            SpawnRequest(
+                path: swiftlxc, arguments: ["swiftlxc", "seccomp"] + arguments,
+                fileMap: [-1, out.writeEnd.rawValue, err.writeEnd.rawValue]))
+        try out.writeEnd.close()
+        try err.writeEnd.close()
+        let output = String(decoding: try out.readEnd.readAll(), as: UTF8.self)
+        let errors = String(decoding: try err.readEnd.readAll(), as: UTF8.self)
+        return (output, errors, try child.wait())
+    }
+
+    @Test func compilePrintsTheDecisionTableAndWarnings() throws {
+        let dir = scratchDirectory()
+        defer { removeTree(dir) }
+        let policy = "\(dir)/p.seccomp"
+        try FileDescriptor.open(policy, O_WRONLY | O_CREAT)
+            .writeAll("2\ndenylist\nmkdir errno 1\nnosuchcall\n")
+        let (out, err, status) = try run(["compile", policy, "--bpf", "\(dir)/p.bpf", "--pfc"])
+        #expect(status == .exited(0))
+        let lines = out.split(separator: "\n")
+        #expect(lines.first == "SYSCALL  ARCH            NR          ACTION   CONDITIONS  FROM")
+        #expect(
+            lines.dropFirst().first
+                == "mkdir    x86_64          83          errno 1  -           line 3")
+        #expect(out.contains("*        x86_64,x86,x32  -           allow    -           default"))
+        #expect(out.contains("# pseudo filter code start"))
+        #expect(
+            err
+                == "warning: \(policy):4: unknown syscall nosuchcall; skipped on every "
+                + "architecture\n")
+        let program = try FileContents.read("\(dir)/p.bpf")
+        #expect(
+            program
+                == (try SeccompCompiler.compile(parseLXC("2\ndenylist\nmkdir errno 1\n"))).program)
+    }
+
+    @Test func compileRefusesABadPolicyWithItsLine() throws {
+        let dir = scratchDirectory()
+        defer { removeTree(dir) }
+        let policy = "\(dir)/bad.seccomp"
+        try FileDescriptor.open(policy, O_WRONLY | O_CREAT).writeAll("2\ndenylist\nmkdir frob\n")
+        let (out, err, status) = try run(["compile", policy])
+        #expect(status == .exited(1))
+        #expect(out.isEmpty)
+        #expect(err == "swiftlxc seccomp: \(policy):3: unknown action \"frob\" for mkdir\n")
+    }
+}
