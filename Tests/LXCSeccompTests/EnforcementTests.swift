@@ -133,7 +133,7 @@ struct EnforcementTests {
                 + "invalid argument\n")
         #expect(throws: SyscallError(.EINVAL, call: "seccomp", object: "filter program of 7 bytes"))
         {
-            try SeccompInstaller.install(program: [0, 0, 0, 0, 0, 0, 0], flags: 0)
+            _ = try SeccompInstaller.install(program: [0, 0, 0, 0, 0, 0, 0], flags: 0)
         }
     }
 }
