@@ -15,7 +15,9 @@ public func fuzzSeccompPolicy(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
         do {
             policies.append(try oci.policy(file: "fuzz", kernel: (6, 1), native: .x86_64))
         } catch {
-            if !error.description.hasPrefix("fuzz") { fatalError("error without the file: \(error)") }
+            if !error.description.hasPrefix("fuzz") {
+                fatalError("error without the file: \(error)")
+            }
         }
     }
     for policy in policies {
