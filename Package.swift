@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "LXCMount", dependencies: ["LXCSystem"]),
         .target(name: "LXCNetwork", dependencies: ["LXCSystem"]),
         .target(name: "LXCCapabilities", dependencies: ["LXCSystem", "CCap"]),
+        .target(name: "LXCSeccomp", dependencies: ["LXCSystem", "CSeccomp"]),
         .target(name: "LXCInit", dependencies: ["LXCSystem", "LXCMount", "LXCCapabilities"]),
         .target(
             name: "LXCRuntime",
@@ -44,7 +45,7 @@ let package = Package(
 
         .executableTarget(
             name: "swiftlxc",
-            dependencies: ["LXC", "LXCSystem", "LXCConfig", "LXCRuntime"]
+            dependencies: ["LXC", "LXCSystem", "LXCConfig", "LXCRuntime", "LXCSeccomp"]
         ),
         .executableTarget(name: "swiftlxc-init", dependencies: ["LXCInit"]),
         .executableTarget(name: "swiftlxc-bench", dependencies: ["LXCSystem"]),
@@ -60,6 +61,10 @@ let package = Package(
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
         .testTarget(name: "LXCNetworkTests", dependencies: ["LXCNetwork", "LXCSystem"]),
         .testTarget(name: "LXCCgroupsTests", dependencies: ["LXCCgroups", "LXCSystem"]),
+        .testTarget(
+            name: "LXCSeccompTests", dependencies: ["LXCSeccomp", "LXCSystem"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "LXCConfigTests",
             dependencies: ["LXCConfig", "LXC"],
