@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "LXCRuntime",
             dependencies: [
-                "LXCSystem", "LXCConfig", "LXCCgroups", "LXCMount", "LXCNetwork",
+                "LXCSystem", "LXCConfig", "LXCCgroups", "LXCMount", "LXCSeccomp", "LXCNetwork",
                 "LXCCapabilities", "LXCInit",
             ]
         ),
@@ -56,7 +56,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LXCRuntimeTests",
-            dependencies: ["LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSystem"]
+            dependencies: [
+                "LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSeccomp", "LXCSystem",
+            ]
         ),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSystem"]),
         .testTarget(name: "LXCNetworkTests", dependencies: ["LXCNetwork", "LXCSystem"]),

@@ -334,6 +334,26 @@ public final class Container: @unchecked Sendable {
         }
     }
 
+    /// A duplicate of the seccomp notify listener, from the monitor (LXC's
+    /// `seccomp_notify_fd_active`). ENOENT when the container's filter has no notify rule.
+    public func seccompNotifyFDActive() throws(ContainerError) -> FileDescriptor {
+        let answer: (reply: CommandMessage, descriptors: DescriptorList)
+        do {
+            answer = try CommandClient.send(.getSeccompNotifyFD, lxcpath: lxcpath, name: name)
+        } catch {
+            if error.errno == .ECONNREFUSED { throw .store(.notRunning(name)) }
+            throw .command("seccomp notify fd of \(name)", error)
+        }
+        guard answer.reply.code == 0, let fd = answer.descriptors.take(0) else {
+            throw .command(
+                "seccomp notify fd of \(name)",
+                SyscallError(
+                    Errno(rawValue: -min(answer.reply.code, -Errno.EBADF.rawValue)),
+                    call: "recvmsg"))
+        }
+        return fd
+    }
+
     // MARK: - Cgroups
 
     /// Freezes every process of the container (v1 freezer or cgroup2 `cgroup.freeze`).

@@ -64,6 +64,12 @@ public struct ContainerPlan: Sendable, Equatable {
     public var cwd = "/"
     public var arguments: [String]
     public var initMode = InitMode.exec
+    /// A seccomp program compiled on the host (`struct sock_filter` bytes), empty for none.
+    public var seccompProgram: [UInt8] = []
+    /// `SECCOMP_FILTER_FLAG_*` to install it with (NEW_LISTENER when a rule notifies).
+    public var seccompFlags: UInt32 = 0
+    /// `lxc.seccomp.allow_nesting`: stack the filter on an already filtered process.
+    public var seccompAllowNesting = false
 
     public init(name: String, newNamespaces: NamespaceSet, rootfs: RootfsPlan, arguments: [String])
     {
@@ -157,6 +163,9 @@ extension ContainerPlan {
         w.write(cwd)
         w.write(arguments)
         w.write(initMode.rawValue)
+        w.append(bytes: seccompProgram)
+        w.write(seccompFlags)
+        w.write(seccompAllowNesting)
         return w.bytes
     }
 
@@ -248,6 +257,9 @@ extension ContainerPlan {
             throw WireError("unknown init mode")
         }
         initMode = mode
+        seccompProgram = try r.readBytes()
+        seccompFlags = try r.readUInt32()
+        seccompAllowNesting = try r.readBool()
         guard r.isAtEnd else { throw WireError("trailing bytes") }
     }
 }

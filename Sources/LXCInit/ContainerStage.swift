@@ -35,7 +35,11 @@ public enum ContainerStage {
         }
 
         do {
-            try socket.send(SyncMessage.ready.encoded())
+            // The notify listener travels with `ready`; the host serves it from then on.
+            let listener = prepared.seccompListener
+            try socket.send(
+                SyncMessage.ready.encoded(), descriptors: listener >= 0 ? [listener] : [])
+            if listener >= 0 { close(listener) }
             let reply = try socket.receive(capacity: 64)
             guard !reply.bytes.isEmpty, try SyncMessage(decoding: reply.bytes) == .go else {
                 return 1  // the host went away or changed its mind
@@ -142,15 +146,38 @@ public enum ContainerStage {
             throw StageFailure(step: error.step, error.cause)
         }
 
+        // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, so it goes in
+        // before the capabilities are dropped; with it, as late as possible, so the filter
+        // does not judge the stage's own calls.
+        var listener: Int32 = -1
+        if !plan.noNewPrivileges { listener = try installSeccomp(plan) }
+
         try setIdentity(plan)
 
         if plan.noNewPrivileges {
             try step("set no_new_privs") { () throws(SyscallError) in
                 try ProcessControl.prctl(PR_SET_NO_NEW_PRIVS, 1)
             }
+            listener = try installSeccomp(plan)
         }
 
-        return try PreparedExec(plan: plan)
+        var prepared = try PreparedExec(plan: plan)
+        prepared.seccompListener = listener
+        return prepared
+    }
+
+    /// Loads the plan's seccomp program; returns the notify listener, or -1. A process that is
+    /// already filtered loads nothing unless nesting is allowed, as LXC does.
+    private static func installSeccomp(_ plan: ContainerPlan) throws(StageFailure) -> Int32 {
+        guard !plan.seccompProgram.isEmpty else { return -1 }
+        if !plan.seccompAllowNesting && SeccompInstaller.isFiltered() { return -1 }
+        var listener: Int32 = -1
+        try step("load the seccomp filter") { () throws(SyscallError) in
+            let fd = try SeccompInstaller.install(
+                program: plan.seccompProgram, flags: plan.seccompFlags)
+            listener = fd?.release() ?? -1
+        }
+        return listener
     }
 
     /// The user, groups and capabilities, in the order the kernel allows.
@@ -248,6 +275,8 @@ struct PreparedExec {
     let path: String
     let argv: CStringArray
     let envp: CStringArray
+    /// The seccomp notify listener to hand to the host with `ready`, or -1.
+    var seccompListener: Int32 = -1
 
     init(plan: ContainerPlan) throws(StageFailure) {
         guard let command = plan.arguments.first, !command.isEmpty else {

@@ -13,6 +13,7 @@ public enum MonitorCommand: UInt32, Sendable {
     case getCgroupItem = 8
     case setCgroupItem = 9
     case cgroupStats = 10
+    case getSeccompNotifyFD = 11
 }
 
 /// One request or reply on a monitor's command socket: a command (or a status, `-errno`),

@@ -1,7 +1,9 @@
 import Glibc
+import LXCCapabilities
 import LXCCgroups
 import LXCConfig
 import LXCNetwork
+import LXCSeccomp
 import LXCSystem
 
 /// The container's cgroup: where, and what limits and device policy it gets. The host
@@ -22,6 +24,8 @@ public struct CgroupPlan: Sendable {
 final class HostResources {
     var cgroup: ContainerCgroup?
     var network: NetworkSetup?
+    /// The seccomp notify listener the stage handed over with `ready`, or -1.
+    var seccompListener: Int32 = -1
     private let log = Logger("start")
 
     /// Makes the cgroup and applies its limits; nothing is placed yet.
@@ -97,6 +101,10 @@ final class HostResources {
     /// Removes everything the host made: network devices first (phys devices go home), then
     /// the cgroup's processes and directories. Problems are logged; teardown goes on.
     func release() {
+        if seccompListener >= 0 {
+            close(seccompListener)
+            seccompListener = -1
+        }
         if let network {
             for problem in network.teardown() { log.warn("network teardown: \(problem)") }
             self.network = nil
@@ -208,6 +216,54 @@ extension Planner {
             resources.devices = list
         }
         return CgroupPlan(path: path, resources: resources)
+    }
+
+    /// The seccomp program of `lxc.seccomp.profile` or OCI `linux.seccomp`, compiled with
+    /// libseccomp on the host; the stage installs the bytes itself.
+    static func seccompFilter(
+        _ config: ContainerConfig, flavor: Flavor, bounding: CapabilitySets?
+    ) throws(PlanError) -> CompiledFilter? {
+        let policy: SeccompPolicy
+        if let path = config.seccomp.profilePath, flavor == .lxc {
+            do {
+                policy = try LXCPolicyParser.load(contentsOf: path)
+            } catch {
+                throw PlanError("lxc.seccomp.profile", error.description)
+            }
+        } else if let oci = config.seccomp.oci {
+            let mapped = OCISeccompPolicy(
+                defaultAction: oci.defaultAction, defaultErrnoRet: oci.defaultErrnoRet,
+                architectures: oci.architectures, flags: oci.flags, listenerPath: oci.listenerPath,
+                listenerMetadata: oci.listenerMetadata,
+                syscalls: (oci.syscalls ?? []).map { rule in
+                    OCISeccompPolicy.Syscall(
+                        names: rule.names, action: rule.action, errnoRet: rule.errnoRet,
+                        args: rule.args?.map {
+                            .init(
+                                index: $0.index, value: $0.value, valueTwo: $0.valueTwo, op: $0.op)
+                        })
+                })
+            if oci.listenerPath != nil {
+                throw PlanError(
+                    "linux.seccomp.listenerPath", "seccomp agents are not supported yet")
+            }
+            let capabilities = Set(
+                (bounding?.bounding ?? CapabilitySets.currentBoundingSet()).members.map(\.name))
+            do {
+                policy = try mapped.policy(file: "config.json", capabilities: capabilities)
+            } catch {
+                throw PlanError("linux.seccomp", error.description)
+            }
+        } else {
+            return nil
+        }
+        do {
+            return try SeccompCompiler.compile(policy)
+        } catch {
+            throw PlanError(
+                flavor == .lxc ? "lxc.seccomp.profile" : "linux.seccomp",
+                error.description)
+        }
     }
 
     /// `lxc.net.N` as the network library's specs; `none` and `empty` need no devices.

@@ -74,6 +74,9 @@ public struct LaunchRequest: Sendable {
     public var cgroup: CgroupPlan?
     /// Network devices to create (`lxc.net.N` other than `empty` and `none`).
     public var networks: [NetworkSpec] = []
+    /// `lxc.seccomp.notify.proxy` (`/path` or `@name`) and its cookie, for the monitor.
+    public var seccompProxy: String?
+    public var seccompCookie: String?
 
     public init(plan: ContainerPlan) {
         self.plan = plan
@@ -88,6 +91,10 @@ public struct LaunchedContainer: ~Copyable {
 
     /// The container's cgroup, while it runs.
     public var cgroup: ContainerCgroup? { resources.cgroup }
+
+    /// The seccomp notify listener of the container's filter, or -1; owned by the launch
+    /// until `releaseResources` (the monitor serves it).
+    public var seccompListener: Int32 { resources.seccompListener }
 
     /// Removes what the host made for the container (network devices, cgroups) once its init
     /// has ended. `wait()` does this itself.
@@ -229,8 +236,12 @@ public enum Launcher {
                 request.networks, context: NetworkContext(containerName: request.plan.name),
                 pid: process.pid)
             try send(.plan(request.plan), on: socket)
-            switch try receive(on: socket) {
-            case .ready: break
+            let (reply, descriptors) = try receiveWithDescriptors(on: socket)
+            switch reply {
+            case .ready:
+                if let listener = descriptors.take(0) {
+                    resources.seccompListener = listener.release()
+                }
             case .failed(let failure): throw LaunchError.container(failure)
             case nil: throw LaunchError.stageDied((try? process.wait()) ?? .exited(-1))
             case let other?: throw LaunchError.protocolError("unexpected \(other)")
@@ -297,6 +308,20 @@ public enum Launcher {
             try socket.send(message.encoded())
         } catch {
             throw .host(step: "send to the container", error)
+        }
+    }
+
+    private static func receiveWithDescriptors(on socket: borrowing FileDescriptor)
+        throws(LaunchError) -> (SyncMessage?, DescriptorList)
+    {
+        do {
+            let message = try socket.receive(capacity: 65536, maxDescriptors: 1)
+            if message.bytes.isEmpty { return (nil, message.descriptors) }
+            return (try SyncMessage(decoding: message.bytes), message.descriptors)
+        } catch let error as SyscallError {
+            throw .host(step: "receive from the container", error)
+        } catch {
+            throw .protocolError("\(error)")
         }
     }
 

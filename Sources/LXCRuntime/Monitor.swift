@@ -1,4 +1,5 @@
 import Glibc
+import LXCSeccomp
 import LXCSystem
 
 /// LXC's container states.
@@ -31,6 +32,8 @@ public final class Monitor {
     private var keeper: Int32 = -1
     /// The command socket's fd, which a keeper must not keep bound.
     private var listener: Int32 = -1
+    /// The seccomp proxy of `lxc.seccomp.notify.proxy`, connected at start.
+    private var proxy: SeccompProxyClient?
 
     /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
     /// reboot picks up the config as it is then.
@@ -84,6 +87,10 @@ public final class Monitor {
                 serveClient(server: server, container: container)
                 continue
             }
+            if event == .seccompNotification {
+                answerSeccomp(container.seccompListener)
+                continue
+            }
             // The init ended: a reboot restarts it, anything else ends the container.
             let status = (try? container.process.wait()) ?? .exited(-1)
             standDownKeeper()
@@ -106,7 +113,20 @@ public final class Monitor {
     }
 
     private func launch() throws(LaunchError) -> LaunchedContainer {
-        let container = try Launcher.start(try makeRequest())
+        let request = try makeRequest()
+        let container = try Launcher.start(request)
+        proxy = nil
+        if let address = request.seccompProxy, container.seccompListener >= 0 {
+            // No proxy, or one that goes away, is answered ENOSYS call by call, as LXC does.
+            do {
+                proxy = SeccompProxyClient(
+                    socket: try SeccompProxyClient.connect(to: address),
+                    cookie: request.seccompCookie, monitorPID: getpid(),
+                    initPID: container.process.pid)
+            } catch {
+                log.warn("seccomp proxy \(address) of \(name): \(error)")
+            }
+        }
         do {
             keeper = try container.startKeeper(closing: [listener]).release()
         } catch {
@@ -123,7 +143,7 @@ public final class Monitor {
         keeper = -1
     }
 
-    private enum Event { case clientWaiting, initExited }
+    private enum Event { case clientWaiting, initExited, seccompNotification }
 
     private func waitForEvent(
         server: borrowing CommandServer, container: borrowing LaunchedContainer
@@ -133,11 +153,13 @@ public final class Monitor {
         var fds = [
             pollfd(fd: server.fd.rawValue, events: Int16(POLLIN), revents: 0),
             pollfd(fd: container.process.fd.rawValue, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: container.seccompListener, events: Int16(POLLIN), revents: 0),
         ]
         while true {
-            let ready = poll(&fds, 2, -1)
+            let ready = poll(&fds, container.seccompListener >= 0 ? 3 : 2, -1)
             if ready < 0 { continue }  // EINTR
             if fds[1].revents != 0 { return .initExited }
+            if fds[2].revents & Int16(POLLIN) != 0 { return .seccompNotification }
             if fds[0].revents != 0 { return .clientWaiting }
         }
     }
@@ -171,6 +193,12 @@ public final class Monitor {
             reply.payload = [String(container.process.pid)]
         case .getInitPIDFD:
             descriptors = [container.process.fd.rawValue]
+        case .getSeccompNotifyFD:
+            guard container.seccompListener >= 0 else {
+                reply.code = -ENOENT
+                break
+            }
+            descriptors = [container.seccompListener]
         case .stop:
             stopping = true
             state = .stopping
@@ -187,6 +215,13 @@ public final class Monitor {
             reply.code = signalInit(container, number)
         }
         _ = try? peer.socket.send(reply.encoded(), descriptors: descriptors)
+    }
+
+    /// One notification of the container's filter: the proxy answers, or ENOSYS.
+    private func answerSeccomp(_ listener: Int32) {
+        guard let notification = try? SeccompNotify.receive(listener) else { return }
+        let response = proxy?.forward(notification) ?? .fail(.ENOSYS)
+        try? SeccompNotify.respond(response, to: notification.id, listener: listener)
     }
 
     private func changeFreezer(_ container: borrowing LaunchedContainer, freeze: Bool) -> Int32 {

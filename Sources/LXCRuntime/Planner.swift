@@ -140,6 +140,14 @@ public enum Planner {
 
         var request = LaunchRequest(plan: plan)
         request.warnings = warnings
+        if let filter = try seccompFilter(config, flavor: flavor, bounding: plan.capabilities) {
+            request.plan.seccompProgram = filter.program
+            request.plan.seccompFlags = filter.flags.rawValue
+            request.plan.seccompAllowNesting = config.seccomp.allowNesting
+            request.warnings += filter.warnings
+            request.seccompProxy = config.seccomp.notifyProxy
+            request.seccompCookie = config.seccomp.notifyCookie
+        }
         switch flavor {
         case .lxc:
             request.cgroup = try lxcCgroup(config, name: name)
@@ -167,12 +175,6 @@ public enum Planner {
     private static func refuseWhatIsNotSupported(_ config: ContainerConfig, flavor: Flavor)
         throws(PlanError)
     {
-        if config.seccomp.profilePath != nil {
-            throw PlanError("lxc.seccomp.profile", "seccomp is not supported yet")
-        }
-        if config.seccomp.oci != nil {
-            throw PlanError("linux.seccomp", "seccomp is not supported yet")
-        }
         if let stage = config.hooks.lxc.keys.sorted().first {
             throw PlanError("lxc.hook.\(stage)", "hooks are not supported yet")
         }

@@ -137,7 +137,7 @@ public enum SeccompNotify {
         try receive(listener.rawValue)
     }
 
-    static func receive(_ listener: Int32) throws(SyscallError) -> SeccompNotification {
+    public static func receive(_ listener: Int32) throws(SyscallError) -> SeccompNotification {
         let size = max(Int(try sizes().notification), MemoryLayout<seccomp_notif>.size)
         // The kernel refuses a buffer that is not zeroed.
         var buffer = [UInt8](repeating: 0, count: size)

@@ -27,6 +27,12 @@ public struct WireWriter: Sendable {
         if let value { write(value) }
     }
 
+    /// Appends raw bytes after their count.
+    public mutating func append(bytes values: [UInt8]) {
+        write(UInt64(values.count))
+        bytes.append(contentsOf: values)
+    }
+
     public mutating func write(_ values: [String]) {
         write(UInt64(values.count))
         for value in values { write(value) }
@@ -102,6 +108,15 @@ public struct WireReader: Sendable {
         let end = offset + Int(count)
         defer { offset = end }
         return String(decoding: bytes[offset..<end], as: UTF8.self)
+    }
+
+    /// Length-prefixed raw bytes (the writer appends a UInt64 count, then the bytes).
+    public mutating func readBytes() throws(WireError) -> [UInt8] {
+        let count = try readUInt64()
+        guard count <= UInt64(bytes.count - offset) else { throw WireError("short bytes") }
+        let end = offset + Int(count)
+        defer { offset = end }
+        return Array(bytes[offset..<end])
     }
 
     public mutating func readOptionalString() throws(WireError) -> String? {

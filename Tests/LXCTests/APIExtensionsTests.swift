@@ -18,6 +18,24 @@ import Testing
         #expect(!hasAPIExtension("LXC_LOG"))
     }
 
+    @Test func availableNamesAreExactlyWhatIsTested() {
+        #expect(
+            APIExtensions.available == [
+                "lxc_log", "lxc_config_item_is_supported", "reboot2", "cgroup_relative",
+                "seccomp_allow_nesting", "seccomp_notify", "network_veth_routes",
+                "network_l2proxy", "network_gateway_device_route", "network_phys_macvlan_mtu",
+                "network_veth_router", "cgroup2_devices", "pidfd", "seccomp_allow_deny_syntax",
+                "seccomp_notify_fd_active",
+            ])
+        // Implemented in part, or not tested on a kernel that has the feature.
+        for name in [
+            "console_log", "mount_injection", "network_ipvlan", "cgroup2", "network_bridge_vlan",
+            "cgroup_advanced_isolation", "time_namespace", "seccomp_proxy_send_notify_fd",
+        ] {
+            #expect(!hasAPIExtension(name), "\(name)")
+        }
+    }
+
     @Test func logIsAvailable() {
         #expect(hasAPIExtension("lxc_log"))
         #expect(APIExtensions.available.first == "lxc_log")

@@ -272,3 +272,169 @@ struct ContainerLimitTests {
         #expect(output == "denied\nnull-ok\n")
     }
 }
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ContainerSeccompTests {
+    private func policy(_ text: String) throws -> String {
+        let path = "/tmp/swiftlxc-seccomp-\(getpid())-\(text.utf8.count).policy"
+        try FileContents.write(text, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        return path
+    }
+
+    private func run(_ items: [(String, String)], _ script: String) throws -> (String, Int32) {
+        let pipe = try Pipe()
+        let status = try execute(
+            ExecuteOptions(
+                name: "sc\(getpid())\(script.utf8.count)", rootfs: rootfs,
+                items: [("lxc.mount.auto", "proc:mixed")] + items,
+                command: ["/bin/sh", "-c", script],
+                stdio: [-1, pipe.writeEnd.rawValue, pipe.writeEnd.rawValue]))
+        try pipe.writeEnd.close()
+        return (String(decoding: try pipe.readEnd.readAll(), as: UTF8.self), status.shellStatus)
+    }
+
+    @Test func deniedSyscallReturnsTheConfiguredErrno() throws {
+        let path = try policy("2\ndenylist\nmkdir errno 13\nmkdirat errno 13\n")
+        defer { unlink(path) }
+        let (output, status) = try run(
+            [("lxc.seccomp.profile", path)],
+            "mkdir /tmp/sc-denied-$$ 2>&1; grep -E '^Seccomp:' /proc/self/status")
+        #expect(status == 0)
+        #expect(output.contains("Permission denied"))
+        #expect(output.contains("Seccomp:\t2"))
+    }
+
+    @Test func killActionEndsTheWorkload() throws {
+        let path = try policy("2\ndenylist\nuname kill\n")
+        defer { unlink(path) }
+        let (_, status) = try run([("lxc.seccomp.profile", path)], "uname")
+        #expect(status == 128 + SIGSYS)
+    }
+
+    @Test func notifyWithoutAProxyIsAnsweredENOSYS() throws {
+        let lxcpath = "/tmp/swiftlxc-lxcpath-\(getpid())-notify"
+        mkdir(lxcpath, 0o755)
+        defer {
+            _ = try? Spawn.run(SpawnRequest(path: "/bin/rm", arguments: ["rm", "-rf", lxcpath]))
+        }
+        let path = try policy("2\ndenylist\nmkdir notify\nmkdirat notify\n")
+        defer { unlink(path) }
+        let out = "/tmp/notify-\(getpid())"
+        let container = Container(name: "notify\(getpid())", lxcpath: lxcpath)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [("lxc.seccomp.profile", path), ("lxc.net.0.type", "empty")])
+        try container.start(command: [
+            "/bin/sh", "-c", "mkdir /tmp/nope-$$ 2>\(out); sleep 30",
+        ])
+        defer { try? container.stop() }
+        let listener = try container.seccompNotifyFDActive()
+        #expect(listener.rawValue >= 0)
+        var text = ""
+        for _ in 0..<200 where !text.contains("not implemented") {
+            text = (try? FileContents.readText(rootfs + out)) ?? ""
+            usleep(10_000)
+        }
+        #expect(text.contains("Function not implemented"))
+        unlink(rootfs + out)
+    }
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ContainerCgroupPlacementTests {
+    /// Runs `swiftlxc execute` from a shell first moved into `/sys/fs/cgroup/pids/<parent>`.
+    private func executeFrom(parent: String, _ items: [String], _ command: [String]) throws
+        -> String
+    {
+        let directory = "/sys/fs/cgroup/pids/\(parent)"
+        mkdir(directory, 0o755)
+        defer { rmdir(directory) }
+        let arguments =
+            [
+                "sh", "-c", "echo $$ > \(directory)/cgroup.procs && exec \"$@\"", "sh", swiftlxc,
+                "execute", "--rootfs", rootfs, "-n", "rel\(getpid())",
+            ]
+            + items.flatMap { ["-s", $0] } + ["--"] + command
+        let pipe = try Pipe()
+        let child = try Spawn.start(
+            SpawnRequest(
+                path: "/bin/sh", arguments: arguments, fileMap: [-1, pipe.writeEnd.rawValue, 2]))
+        try pipe.writeEnd.close()
+        let output = String(decoding: try pipe.readEnd.readAll(), as: UTF8.self)
+        _ = try child.wait()
+        return output
+    }
+
+    @Test func relativeCgroupLandsBelowTheCallers() throws {
+        let parent = "swtest-rel-\(getpid())"
+        let inside = try executeFrom(
+            parent: parent,
+            [
+                "lxc.cgroup.relative=1", "lxc.namespace.keep=cgroup",
+                "lxc.mount.auto=proc",
+            ], ["/bin/grep", "pids", "/proc/self/cgroup"])
+        #expect(inside.hasSuffix(":pids:/\(parent)/lxc.payload.rel\(getpid())\n"))
+        let absolute = try executeFrom(
+            parent: parent, ["lxc.namespace.keep=cgroup", "lxc.mount.auto=proc"],
+            ["/bin/grep", "pids", "/proc/self/cgroup"])
+        #expect(absolute.hasSuffix(":pids:/lxc.payload.rel\(getpid())\n"))
+    }
+
+    @Test func cgroup2DeviceRuleDeniesThroughBPF() throws {
+        let pipe = try Pipe()
+        let status = try execute(
+            ExecuteOptions(
+                name: "bpf\(getpid())", rootfs: rootfs,
+                items: [("lxc.cgroup2.devices.deny", "c 1:3 rwm")],
+                command: [
+                    "/bin/sh", "-c",
+                    "cat /dev/null 2>&1 && echo open || echo denied; "
+                        + "head -c1 /dev/zero >/tmp/z$$ && echo zero-ok; rm -f /tmp/z$$",
+                ],
+                stdio: [-1, pipe.writeEnd.rawValue, pipe.writeEnd.rawValue]))
+        try pipe.writeEnd.close()
+        let output = String(decoding: try pipe.readEnd.readAll(), as: UTF8.self)
+        #expect(status == .exited(0))
+        #expect(output.hasSuffix("Operation not permitted\ndenied\nzero-ok\n"))
+    }
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct ContainerNetworkTests {
+    private func hostRoutes() throws -> String {
+        let pipe = try Pipe()
+        let child = try Spawn.start(
+            SpawnRequest(
+                path: "/sbin/ip", arguments: ["ip", "route", "show"],
+                fileMap: [-1, pipe.writeEnd.rawValue, 2]))
+        try pipe.writeEnd.close()
+        let text = String(decoding: try pipe.readEnd.readAll(), as: UTF8.self)
+        _ = try child.wait()
+        return text
+    }
+
+    @Test func vethRoutesAppearOnTheHostAndVanishAtStop() throws {
+        let lxcpath = "/tmp/swiftlxc-lxcpath-\(getpid())-net"
+        mkdir(lxcpath, 0o755)
+        defer {
+            _ = try? Spawn.run(SpawnRequest(path: "/bin/rm", arguments: ["rm", "-rf", lxcpath]))
+        }
+        let pair = "swv\(getpid() % 100000)"
+        let container = Container(name: "net\(getpid())", lxcpath: lxcpath)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "veth"), ("lxc.net.0.veth.pair", pair),
+                ("lxc.net.0.name", "eth0"), ("lxc.net.0.flags", "up"),
+                ("lxc.net.0.ipv4.address", "198.51.100.2/24"),
+                ("lxc.net.0.veth.ipv4.route", "198.51.100.128/25"),
+                ("lxc.mount.auto", "proc:mixed sys:mixed"),
+            ])
+        try container.start(command: ["/bin/sleep", "30"])
+        let running = try hostRoutes()
+        #expect(running.contains("198.51.100.128/25 dev \(pair) scope link"))
+        try container.stop()
+        #expect(!(try hostRoutes()).contains(pair), "the route and the veth are gone")
+        #expect(if_nametoindex(pair) == 0)
+    }
+}

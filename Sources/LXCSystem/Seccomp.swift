@@ -1,9 +1,9 @@
 import CShim
 import Glibc
-import LXCSystem
 
-// NOTE: this file imports only Glibc, CShim and LXCSystem and calls no libseccomp, so that the
-// container-side stage, which links neither libseccomp nor Foundation, can take it as it is.
+// The system-call half of seccomp: the host compiles policies with libseccomp (LXCSeccomp),
+// and the container-side stage, which links neither libseccomp nor Foundation, installs the
+// program with these raw calls.
 
 /// Installs a BPF program compiled on the host with `seccomp(2)` itself.
 public enum SeccompInstaller {
