@@ -70,6 +70,9 @@ public struct ContainerPlan: Sendable, Equatable {
     public var seccompFlags: UInt32 = 0
     /// `lxc.seccomp.allow_nesting`: stack the filter on an already filtered process.
     public var seccompAllowNesting = false
+    /// Offsets of a new time namespace, seconds and nanoseconds: boottime, then monotonic.
+    public var bootOffset: (Int64, Int64) = (0, 0)
+    public var monotonicOffset: (Int64, Int64) = (0, 0)
 
     public init(name: String, newNamespaces: NamespaceSet, rootfs: RootfsPlan, arguments: [String])
     {
@@ -166,6 +169,9 @@ extension ContainerPlan {
         w.append(bytes: seccompProgram)
         w.write(seccompFlags)
         w.write(seccompAllowNesting)
+        for value in [bootOffset.0, bootOffset.1, monotonicOffset.0, monotonicOffset.1] {
+            w.write(value)
+        }
         return w.bytes
     }
 
@@ -260,6 +266,8 @@ extension ContainerPlan {
         seccompProgram = try r.readBytes()
         seccompFlags = try r.readUInt32()
         seccompAllowNesting = try r.readBool()
+        bootOffset = (try r.readInt64(), try r.readInt64())
+        monotonicOffset = (try r.readInt64(), try r.readInt64())
         guard r.isAtEnd else { throw WireError("trailing bytes") }
     }
 }

@@ -94,6 +94,18 @@ public enum ContainerStage {
             }
         }
 
+        // A time namespace applies to the children of the process that makes it, and to
+        // this process after its exec; its offsets can only be written before anyone enters.
+        if plan.newNamespaces.contains(.time) {
+            try step("create the time namespace") { () throws(SyscallError) in
+                try Namespaces.unshare(NamespaceSet([.time]))
+                let offsets =
+                    "boottime \(plan.bootOffset.0) \(plan.bootOffset.1)\n"
+                    + "monotonic \(plan.monotonicOffset.0) \(plan.monotonicOffset.1)\n"
+                try FileContents.write(offsets, to: "/proc/self/timens_offsets")
+            }
+        }
+
         // Joining comes first: a joined user namespace decides what every later step may do.
         for join in sortedJoins(plan.joinNamespaces) {
             try step("join \(join.namespace.procName) namespace") { () throws(SyscallError) in

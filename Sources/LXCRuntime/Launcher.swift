@@ -181,8 +181,10 @@ public enum Launcher {
         }
         // The cgroup namespace is made by the stage once it has been placed, so its root is
         // the container's own cgroup and not the caller's.
+        // clone(2) cannot make a time namespace (its flag overlaps the exit signal bits); the
+        // stage makes that one too.
         var cloneNamespaces = request.plan.newNamespaces
-        cloneNamespaces.remove(NamespaceSet([.cgroup]))
+        cloneNamespaces.remove(NamespaceSet([.cgroup, .time]))
         var spawn = SpawnRequest(
             path: initPath, arguments: ["swiftlxc-init", request.plan.name],
             environment: [], namespaces: cloneNamespaces)

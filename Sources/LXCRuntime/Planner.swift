@@ -137,7 +137,10 @@ public enum Planner {
             plan.capabilities = sets
         }
         plan.initMode = initMode
-
+        plan.bootOffset = (config.timeOffsets.boot.seconds, config.timeOffsets.boot.nanoseconds)
+        plan.monotonicOffset = (
+            config.timeOffsets.monotonic.seconds, config.timeOffsets.monotonic.nanoseconds
+        )
         var request = LaunchRequest(plan: plan)
         request.warnings = warnings
         if let filter = try seccompFilter(config, flavor: flavor, bounding: plan.capabilities) {
@@ -180,9 +183,6 @@ public enum Planner {
         }
         if let stage = config.hooks.oci.keys.sorted().first {
             throw PlanError("hooks.\(stage)", "hooks are not supported yet")
-        }
-        if config.timeOffsets != ContainerConfig.TimeOffsets() {
-            throw PlanError("lxc.time.offset", "time namespaces are not supported yet")
         }
         if config.process.terminal {
             throw PlanError("process.terminal", "a terminal for the container is not supported yet")
@@ -247,8 +247,9 @@ public enum Planner {
         for join in config.namespaces.join {
             set.remove(NamespaceSet([try namespace(join.kind)]))
         }
-        if set.contains(.time) {
-            throw PlanError("namespaces", "time namespaces are not supported yet")
+        // LXC makes a time namespace when an offset is set.
+        if flavor == .lxc && config.timeOffsets != ContainerConfig.TimeOffsets() {
+            set.insert(NamespaceSet([.time]))
         }
         guard set.contains(.mount) else {
             throw PlanError(

@@ -219,3 +219,25 @@ struct RunBundleTests {
         }
     }
 }
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct TimeNamespaceTests {
+    @Test func bootAndMonotonicOffsetsApplyInside() throws {
+        let hostUptime =
+            Double(
+                (try FileContents.readText("/proc/uptime")).split(separator: " ").first ?? "") ?? 0
+        let (output, status) = try executeCapturing(
+            ExecuteOptions(
+                name: "timens", rootfs: rootfs,
+                items: [
+                    ("lxc.time.offset.boot", "10h"), ("lxc.time.offset.monotonic", "1000s"),
+                    ("lxc.mount.auto", "proc:mixed"),
+                ],
+                command: ["/bin/sh", "-c", "cat /proc/uptime; readlink /proc/self/ns/time"]))
+        #expect(status == .exited(0))
+        let lines = output.split(separator: "\n")
+        let uptime = Double(lines.first?.split(separator: " ").first ?? "") ?? 0
+        #expect(uptime >= hostUptime + 36000 && uptime < hostUptime + 36100)
+        #expect(lines.last.map(String.init) != (try Namespace.time.identity()))
+    }
+}
