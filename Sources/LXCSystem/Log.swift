@@ -96,7 +96,14 @@ public enum Log {
         var format = LogFormat.text
     }
 
-    private static let state = Mutex(State())
+    /// The state lives in a class instance: a global `Mutex` of this struct came out of the
+    /// fully static release build zero-filled (level TRACE, fd 0, no prefix) instead of
+    /// initialised, so every debug line went to fd 0. A class is created by its initializer.
+    private final class Box: Sendable {
+        let state = Mutex(State())
+    }
+
+    private static let box = Box()
 
     /// Sets the log up as `lxc_log_init` does. Returns false, changing nothing, when the log
     /// was already set up.
@@ -108,7 +115,7 @@ public enum Log {
             level = parsed
         }
         let path = logFilePath(for: options)
-        return try state.withLock { state throws(LogError) -> Bool in
+        return try box.state.withLock { state throws(LogError) -> Bool in
             if state.initialized { return false }
             if let path {
                 let fd = openLogFile(path)
@@ -133,7 +140,7 @@ public enum Log {
     public static func initializeRuntime(path: String?, format: LogFormat, level: LogLevel)
         throws(LogError) -> Bool
     {
-        try state.withLock { state throws(LogError) -> Bool in
+        try box.state.withLock { state throws(LogError) -> Bool in
             if state.initialized { return false }
             if let path {
                 let fd = openLogFile(path)
@@ -154,7 +161,7 @@ public enum Log {
 
     /// Closes the log file and allows a new `initialize` (`lxc_log_close`).
     public static func close() {
-        state.withLock { state in
+        box.state.withLock { state in
             if state.fileDescriptor >= 0 { _ = Glibc.close(state.fileDescriptor) }
             state = State()
         }
@@ -162,16 +169,16 @@ public enum Log {
 
     /// The current level; events below it are dropped.
     public static var level: LogLevel {
-        get { state.withLock { $0.level } }
-        set { state.withLock { $0.level = newValue } }
+        get { box.state.withLock { $0.level } }
+        set { box.state.withLock { $0.level = newValue } }
     }
 
     /// The file the log writes to, if any.
-    public static var filePath: String? { state.withLock { $0.filePath } }
+    public static var filePath: String? { box.state.withLock { $0.filePath } }
 
     /// Whether an event at `level` would be written.
     public static func isEnabled(_ level: LogLevel) -> Bool {
-        state.withLock { state in
+        box.state.withLock { state in
             level >= state.level && (state.fileDescriptor >= 0 || state.toStderr)
         }
     }
@@ -182,7 +189,7 @@ public enum Log {
         _ level: LogLevel, category: String, _ message: String, file: String, function: String,
         line: Int
     ) {
-        state.withLock { state in
+        box.state.withLock { state in
             guard level >= state.level else { return }
             let time = Timestamp.now()
             if state.fileDescriptor >= 0 {
