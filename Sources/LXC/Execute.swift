@@ -108,18 +108,22 @@ public func execute(_ options: ExecuteOptions) throws(RunError) -> TerminationSt
 public func runBundle(
     _ bundle: String, id: String, stdio: [Int32] = [0, 1, 2], warn: (String) -> Void = { _ in }
 ) throws(RunError) -> TerminationStatus {
+    let started = MonotonicClock.now()
     let model: ContainerConfig
     do {
         model = try ContainerConfig(ociFile: bundle + "/config.json", name: id)
     } catch {
         throw .oci(error)
     }
+    Logger("oci").debug(
+        "phase config.json decoded \(MonotonicClock.milliseconds(since: started)) ms")
     var request: LaunchRequest
     do {
         request = try Planner.launch(model, flavor: .oci, initMode: .exec)
     } catch {
         throw .plan(error)
     }
+    Logger("oci").debug("phase planned \(MonotonicClock.milliseconds(since: started)) ms")
     for warning in request.warnings { warn(warning) }
     request.stdio = stdio
     do {

@@ -73,6 +73,9 @@ public struct ContainerPlan: Sendable, Equatable {
     /// Offsets of a new time namespace, seconds and nanoseconds: boottime, then monotonic.
     public var bootOffset: (Int64, Int64) = (0, 0)
     public var monotonicOffset: (Int64, Int64) = (0, 0)
+    /// How many files beyond stdio the caller passes (OCI `--preserve-fds`); the workload
+    /// gets them as fds 3, 4, …
+    public var extraFiles = 0
 
     public init(name: String, newNamespaces: NamespaceSet, rootfs: RootfsPlan, arguments: [String])
     {
@@ -101,6 +104,7 @@ extension ContainerPlan {
         }
         w.write(rootfs.path)
         w.write(rootfs.readOnly)
+        w.write(rootfs.attributes)
         w.write(rootfs.propagation)
         w.write(rootfs.devTmpfs)
         w.write(rootfs.defaultDevices)
@@ -172,6 +176,7 @@ extension ContainerPlan {
         for value in [bootOffset.0, bootOffset.1, monotonicOffset.0, monotonicOffset.1] {
             w.write(value)
         }
+        w.write(extraFiles)
         return w.bytes
     }
 
@@ -189,6 +194,7 @@ extension ContainerPlan {
         }
         var rootfs = RootfsPlan(path: try r.readString())
         rootfs.readOnly = try r.readBool()
+        rootfs.attributes = try r.readUInt64()
         rootfs.propagation = try r.readUInt()
         rootfs.devTmpfs = try r.readBool()
         rootfs.defaultDevices = try r.readBool()
@@ -268,6 +274,7 @@ extension ContainerPlan {
         seccompAllowNesting = try r.readBool()
         bootOffset = (try r.readInt64(), try r.readInt64())
         monotonicOffset = (try r.readInt64(), try r.readInt64())
+        extraFiles = try r.readInt()
         guard r.isAtEnd else { throw WireError("trailing bytes") }
     }
 }

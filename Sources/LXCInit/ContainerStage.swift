@@ -50,8 +50,7 @@ public enum ContainerStage {
 
         switch plan.initMode {
         case .exec:
-            let failure = prepared.execute()
-            report(failure, on: socket)
+            _ = prepared.execute()
             return 127
         case .minimalInit:
             return MinimalInit.run(prepared, socket: socket)
@@ -289,6 +288,8 @@ struct PreparedExec {
     let envp: CStringArray
     /// The seccomp notify listener to hand to the host with `ready`, or -1.
     var seccompListener: Int32 = -1
+    /// Files the caller passes beyond stdio, at 4… in the stage and 3… in the workload.
+    let extraFiles: Int32
 
     init(plan: ContainerPlan) throws(StageFailure) {
         guard let command = plan.arguments.first, !command.isEmpty else {
@@ -299,16 +300,32 @@ struct PreparedExec {
         path = try PreparedExec.find(command, environment: plan.environment)
         argv = CStringArray(plan.arguments)
         envp = CStringArray(plan.environment)
+        extraFiles = Int32(plan.extraFiles)
     }
 
-    /// Runs the workload in place of this process. Returns only on failure.
+    /// Runs the workload in place of this process. Returns only on failure, having sent the
+    /// failure over the sync socket (wherever the extra files moved it).
     func execute() -> StageFailure {
-        // Only 0, 1 and 2 reach the workload.
-        _ = close_range(3, UInt32.max, Int32(CLOSE_RANGE_CLOEXEC))
+        // The caller's extra files arrive at 4…; the workload gets them at 3…, so the sync
+        // socket moves above them first (close-on-exec, for the failure report below).
+        var sync = syncSocketDescriptor
+        if extraFiles > 0 {
+            sync = fcntl(syncSocketDescriptor, F_DUPFD_CLOEXEC, 4 + extraFiles)
+            for index in 0..<extraFiles {
+                _ = dup2(4 + index, 3 + index)
+            }
+            _ = close(3 + extraFiles)
+        }
+        // Only 0, 1, 2 and the extra files reach the workload.
+        _ = close_range(UInt32(3 + extraFiles), UInt32.max, Int32(CLOSE_RANGE_CLOEXEC))
         execve(path, argv.pointers, envp.pointers)
-        return StageFailure(
+        let failure = StageFailure(
             step: "exec", call: "execve", errno: Errno.current.rawValue,
             object: path)
+        let socket = FileDescriptor(owning: sync)
+        ContainerStage.report(failure, on: socket)
+        _ = socket.release()
+        return failure
     }
 
     /// `execvp`'s search, on the container's PATH, done before the exec so a missing command

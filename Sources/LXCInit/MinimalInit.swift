@@ -32,8 +32,7 @@ enum MinimalInit {
             sigemptyset(&none)
             sigprocmask(SIG_SETMASK, &none, nil)
             _ = setsid()
-            let failure = exec.execute()
-            ContainerStage.report(failure, on: socket)
+            _ = exec.execute()
             _exit(127)
         }
         if child < 0 {

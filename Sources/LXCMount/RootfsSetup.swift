@@ -7,6 +7,8 @@ public struct RootfsPlan: Sendable, Equatable {
     /// The root filesystem directory, a host path.
     public var path: String
     public var readOnly: Bool = false
+    /// `MOUNT_ATTR_*` for the root's own mount (`lxc.rootfs.options` such as `nodev,nosuid`).
+    public var attributes: UInt64 = 0
     /// Propagation of `/` once pivoted (`MS_SHARED|MS_REC`…); 0 keeps it a slave of the host.
     public var propagation: UInt = 0
     /// Mount a tmpfs on `/dev` before the mounts (LXC's autodev).
@@ -378,6 +380,14 @@ public struct RootfsSetup: ~Copyable {
     }
 
     private func finishRoot() throws(RootfsError) {
+        if plan.attributes != 0 {
+            try step("set the root's mount options") { () throws(SyscallError) in
+                var attr = mount_attr()
+                attr.attr_set = plan.attributes
+                let result = mount_setattr(AT_FDCWD, "/", 0, &attr, MemoryLayout<mount_attr>.size)
+                _ = try check(result, "mount_setattr", "/")
+            }
+        }
         if plan.readOnly {
             try step("make / read-only") { () throws(SyscallError) in
                 var attr = mount_attr()

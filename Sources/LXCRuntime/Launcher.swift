@@ -66,6 +66,9 @@ public struct LaunchRequest: Sendable {
     public var idMappings: [IDMapping] = []
     /// The caller's fds that become the container's 0, 1 and 2.
     public var stdio: [Int32] = [0, 1, 2]
+    /// More of the caller's fds, which become the workload's 3, 4, … (nothing else is
+    /// passed on). The caller keeps them open until `start` returns.
+    public var extraFiles: [Int32] = []
     /// The container-side binary; found next to this executable when nil.
     public var initPath: String?
     /// What the planner adjusted or will not do, for the caller to show.
@@ -151,7 +154,10 @@ public struct LaunchedContainer: ~Copyable {
             resources.release()
             throw .host(step: "wait for the container", error)
         }
+        let exited = MonotonicClock.now()
         resources.release()
+        Logger("start").debug(
+            "phase released \(MonotonicClock.milliseconds(since: exited)) ms after the exit")
         // After `go` the stage writes only a failure; end of file means the exec happened.
         if let message = try? socket.receive(capacity: 4096, maxDescriptors: 0),
             !message.bytes.isEmpty,
@@ -188,10 +194,15 @@ public enum Launcher {
         var spawn = SpawnRequest(
             path: initPath, arguments: ["swiftlxc-init", request.plan.name],
             environment: [], namespaces: cloneNamespaces)
-        spawn.fileMap = request.stdio + [pair.second.rawValue]
+        spawn.fileMap = request.stdio + [pair.second.rawValue] + request.extraFiles
+        var request = request
+        request.plan.extraFiles = request.extraFiles.count
 
+        let started = MonotonicClock.now()
+        let log = Logger("start")
         let resources = HostResources()
         try resources.createCgroup(request.cgroup)
+        log.debug("phase cgroup-created \(MonotonicClock.milliseconds(since: started)) ms")
 
         let process: PIDFD
         if request.plan.newNamespaces.contains(.user) {
@@ -228,15 +239,18 @@ public enum Launcher {
         }
         let socket = pair.first
         _ = consume pair.second
+        log.debug("phase spawned \(MonotonicClock.milliseconds(since: started)) ms")
 
         do throws(LaunchError) {
             // The stage waits for its plan: it runs nothing of its own before it is placed.
             if !request.plan.newNamespaces.contains(.user) {
                 try resources.place(process.pid)
             }
+            log.debug("phase placed \(MonotonicClock.milliseconds(since: started)) ms")
             try resources.createNetwork(
                 request.networks, context: NetworkContext(containerName: request.plan.name),
                 pid: process.pid)
+            log.debug("phase network \(MonotonicClock.milliseconds(since: started)) ms")
             try send(.plan(request.plan), on: socket)
             let (reply, descriptors) = try receiveWithDescriptors(on: socket)
             switch reply {
@@ -248,6 +262,7 @@ public enum Launcher {
             case nil: throw LaunchError.stageDied((try? process.wait()) ?? .exited(-1))
             case let other?: throw LaunchError.protocolError("unexpected \(other)")
             }
+            log.debug("phase ready \(MonotonicClock.milliseconds(since: started)) ms")
             try send(.go, on: socket)
         } catch {
             try? process.signal(SIGKILL)

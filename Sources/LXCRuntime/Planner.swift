@@ -48,7 +48,22 @@ public enum Planner {
         let namespaces = try namespaceSet(config, flavor: flavor)
 
         var rootfs = RootfsPlan(path: rootfsPath)
-        rootfs.readOnly = config.rootfs.readOnly || config.rootfs.options.contains("ro")
+        do {
+            // lxc.rootfs.options: mount flags for the root itself; `ro` makes it read-only.
+            let options = try MountOptions(parsing: config.rootfs.options)
+            rootfs.readOnly = config.rootfs.readOnly || options.flags & UInt(MS_RDONLY) != 0
+            rootfs.attributes = options.attributes & ~UInt64(MOUNT_ATTR_RDONLY)
+            if !options.data.isEmpty || options.bind || options.create != .none {
+                throw PlanError(
+                    "lxc.rootfs.options",
+                    "\((options.data + (options.bind ? ["bind"] : [])).joined(separator: ",")) "
+                        + "is not supported for a directory rootfs")
+            }
+        } catch let error as PlanError {
+            throw error
+        } catch {
+            throw PlanError("lxc.rootfs.options", "\(error)")
+        }
         rootfs.propagation = try propagation(config.rootfs.propagation)
         // mknod is refused in a user namespace, and by a device cgroup that denies it: bind
         // the host's nodes instead (decided here, before the stage could fail on it).

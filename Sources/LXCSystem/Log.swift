@@ -394,3 +394,19 @@ public enum JSONText {
         return out + "\""
     }
 }
+
+/// A monotonic clock in nanoseconds, for phase timings in the debug log.
+public enum MonotonicClock {
+    public static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+
+    /// Milliseconds since `start`, with three decimals.
+    public static func milliseconds(since start: UInt64) -> String {
+        let micros = (now() - start) / 1000
+        let fraction = String(micros % 1000)
+        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+}

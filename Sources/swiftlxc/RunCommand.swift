@@ -47,6 +47,9 @@ enum RunCommand {
         }
         let path = String(cString: absolute)
         free(absolute)
+        Logger("oci").debug(
+            "phase arguments parsed \(MonotonicClock.milliseconds(since: processStart)) ms "
+                + "after main")
         do {
             let status = try runBundle(path, id: id) { warning in
                 Logger("oci").warn(warning)

@@ -335,3 +335,35 @@ private func childProcesses() -> [String] {
     let text = (try? FileContents.readText("/proc/\(me)/task/\(me)/children")) ?? ""
     return text.split(separator: " ").map(String.init).sorted()
 }
+
+@Suite(.enabled(if: isPrivileged, "starting containers needs root"))
+struct PassedFilesTests {
+    @Test func extraFilesReachTheWorkloadAsThreeAndUp() throws {
+        let first = try Pipe()
+        let second = try Pipe()
+        let output = try Pipe()
+        var request = LaunchRequest(
+            plan: testPlan(["/bin/sh", "-c", "echo one >&3; echo two >&4; ls /proc/self/fd"]))
+        request.stdio = [-1, output.writeEnd.rawValue, 2]
+        request.extraFiles = [first.writeEnd.rawValue, second.writeEnd.rawValue]
+        let container = try Launcher.start(request)
+        try first.writeEnd.close()
+        try second.writeEnd.close()
+        try output.writeEnd.close()
+        let listing = String(decoding: try output.readEnd.readAll(), as: UTF8.self)
+        #expect(try container.wait() == .exited(0))
+        #expect(String(decoding: try first.readEnd.readAll(), as: UTF8.self) == "one\n")
+        #expect(String(decoding: try second.readEnd.readAll(), as: UTF8.self) == "two\n")
+        let fds = listing.split(separator: "\n").compactMap { Int($0) }
+        #expect(Array(fds.prefix(5)) == [0, 1, 2, 3, 4])
+        #expect(fds.count <= 6, "only stdio, the two files, and ls's own directory")
+    }
+
+    @Test func rootfsOptionsApplyToTheRoot() throws {
+        var plan = testPlan(["/bin/sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"])
+        plan.rootfs.attributes = (try MountOptions(parsing: "nodev,nosuid")).attributes
+        let (output, status) = try runCapturing(plan)
+        #expect(status == .exited(0))
+        #expect(output.contains("nosuid") && output.contains("nodev"))
+    }
+}
