@@ -136,8 +136,14 @@ struct LifecycleTests {
                     + "usleep 20000; done",
             ])
         defer { try? container.stop() }
+        // The writer truncates then writes, so a read can fall in between: read again.
         func count() -> Int {
-            Int((try? FileContents.readText(rootfs + file))?.filter(\.isNumber) ?? "") ?? -1
+            for _ in 0..<100 {
+                let text = (try? FileContents.readText(rootfs + file))?.filter(\.isNumber) ?? ""
+                if let value = Int(text) { return value }
+                usleep(1000)
+            }
+            return -1
         }
         usleep(200_000)
         try container.freeze()
@@ -436,5 +442,67 @@ struct ContainerNetworkTests {
         try container.stop()
         #expect(!(try hostRoutes()).contains(pair), "the route and the veth are gone")
         #expect(if_nametoindex(pair) == 0)
+    }
+}
+
+/// The shape of LXC's concurrent test: threads and processes creating, starting, stopping
+/// and destroying containers at the same time, each its own.
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ConcurrencyTests {
+    @Test func threadsAndProcessesWorkOnContainersAtOnce() async throws {
+        let lxcpath = TestLXCPath("concurrent")
+        let base = "cc\(getpid())"
+        let path = lxcpath.path
+        // Four other processes, each running the whole cycle through the CLI.
+        var processes: [pid_t] = []
+        for index in 0..<4 {
+            let name = "\(base)p\(index)"
+            let script = """
+                set -e
+                \(swiftlxc) create -n \(name) -P \(path) --rootfs \(rootfs) --in-place \
+                    -s lxc.net.0.type=empty
+                \(swiftlxc) start -n \(name) -P \(path) -- /bin/sleep 30
+                \(swiftlxc) info -n \(name) -P \(path) | grep -q RUNNING
+                \(swiftlxc) stop -n \(name) -P \(path) -k
+                \(swiftlxc) destroy -n \(name) -P \(path)
+                """
+            let child = try Spawn.start(
+                SpawnRequest(
+                    path: "/bin/sh", arguments: ["sh", "-c", script],
+                    environment: ["PATH=/usr/bin:/bin"]))
+            // The pidfd closes here; the process stays this one's child for waitpid below.
+            processes.append(child.pid)
+        }
+        // Eight threads in this process.
+        let results = await withTaskGroup(of: String?.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    let container = Container(name: "\(base)t\(index)", lxcpath: path)
+                    do {
+                        try container.create(
+                            rootfs: .inPlace(rootfs), items: [("lxc.net.0.type", "empty")])
+                        try container.start(command: ["/bin/sleep", "30"])
+                        guard container.state == .running else { return "\(index): not running" }
+                        try container.stop()
+                        try container.destroy()
+                        return nil
+                    } catch {
+                        return "\(index): \(error)"
+                    }
+                }
+            }
+            var failures: [String] = []
+            for await result in group { if let result { failures.append(result) } }
+            return failures
+        }
+        #expect(results.isEmpty, "\(results)")
+        for pid in processes {
+            var status: Int32 = 0
+            #expect(waitpid(pid, &status, 0) == pid)
+            #expect(status == 0, "process \(pid) \(TerminationStatus(waitStatus: status))")
+        }
+        #expect(listContainers(lxcpath: path).isEmpty)
+        for index in 0..<8 { #expect(cgroupDirectories("\(base)t\(index)").isEmpty) }
+        for index in 0..<4 { #expect(cgroupDirectories("\(base)p\(index)").isEmpty) }
     }
 }
