@@ -132,6 +132,7 @@ public final class Container: @unchecked Sendable {
         let lock = try takeLock()
         defer { withExtendedLifetime(lock) {} }
         guard !isRunning else { throw .store(.running(name)) }
+        try runStoreHook("destroy", container: self)
         do {
             try store.destroy(name)
         } catch {
@@ -164,7 +165,26 @@ public final class Container: @unchecked Sendable {
         } catch {
             throw .store(error)
         }
-        return Container(name: newName, lxcpath: lxcpath)
+        let copy = Container(name: newName, lxcpath: lxcpath)
+        try runStoreHook("clone", container: copy, extra: ["LXC_SRC_NAME=\(name)"])
+        return copy
+    }
+
+    /// The `clone` and `destroy` hooks of `container`'s config, run on the host.
+    private func runStoreHook(_ stage: String, container: Container, extra: [String] = [])
+        throws(ContainerError)
+    {
+        guard let configuration = try? container.loadConfiguration(),
+            let model = try? ContainerConfig(lxc: configuration, name: container.name),
+            model.hooks.lxc[stage] != nil
+        else { return }
+        var hooks = Planner.hookSet(model, name: container.name, rootfs: model.rootfs.path)
+        hooks.environment.append("LXC_CONFIG_FILE=\(container.configPath)")
+        do {
+            try hooks.run(stage, extra: extra)
+        } catch {
+            throw .launch(.hook(error))
+        }
     }
 
     private func takeLock() throws(ContainerError) -> FileDescriptor {

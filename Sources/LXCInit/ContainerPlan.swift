@@ -73,6 +73,8 @@ public struct ContainerPlan: Sendable, Equatable {
     /// Offsets of a new time namespace, seconds and nanoseconds: boottime, then monotonic.
     public var bootOffset: (Int64, Int64) = (0, 0)
     public var monotonicOffset: (Int64, Int64) = (0, 0)
+    /// LXC's hooks of the container side: `pre-mount`, `mount`, `autodev`, `start`.
+    public var hooks = HookSet()
     /// How many files beyond stdio the caller passes (OCI `--preserve-fds`); the workload
     /// gets them as fds 3, 4, …
     public var extraFiles = 0
@@ -177,6 +179,7 @@ extension ContainerPlan {
             w.write(value)
         }
         w.write(extraFiles)
+        hooks.encode(into: &w)
         return w.bytes
     }
 
@@ -275,6 +278,7 @@ extension ContainerPlan {
         bootOffset = (try r.readInt64(), try r.readInt64())
         monotonicOffset = (try r.readInt64(), try r.readInt64())
         extraFiles = try r.readInt()
+        hooks = try HookSet(decoding: &r)
         guard r.isAtEnd else { throw WireError("trailing bytes") }
     }
 }

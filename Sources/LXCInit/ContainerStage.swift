@@ -151,8 +151,20 @@ public enum ContainerStage {
             }
         }
 
-        do {
-            try RootfsSetup(plan.rootfs).run()
+        // pre-mount runs in the container's namespaces before its root is set up; mount and
+        // autodev once the mounts are in place, still with the host's files reachable.
+        try runHooks("pre-mount", plan)
+        var rootfs = RootfsSetup(plan.rootfs)
+        rootfs.beforePivot = { () throws(HookError) in
+            do throws(HookFailure) {
+                try plan.hooks.run("mount")
+                if plan.rootfs.devTmpfs { try plan.hooks.run("autodev") }
+            } catch {
+                throw HookError(error.description)
+            }
+        }
+        do throws(RootfsError) {
+            try rootfs.run()
         } catch {
             throw StageFailure(step: error.step, error.cause)
         }
@@ -172,9 +184,22 @@ public enum ContainerStage {
             listener = try installSeccomp(plan)
         }
 
+        // start runs inside the container, last, before the workload.
+        try runHooks("start", plan)
+
         var prepared = try PreparedExec(plan: plan)
         prepared.seccompListener = listener
         return prepared
+    }
+
+    private static func runHooks(_ stage: String, _ plan: ContainerPlan) throws(StageFailure) {
+        do {
+            try plan.hooks.run(stage)
+        } catch {
+            throw StageFailure(
+                step: "lxc.hook.\(stage)", call: error.command, errno: Errno.EINVAL.rawValue,
+                object: error.reason)
+        }
     }
 
     /// Loads the plan's seccomp program; returns the notify listener, or -1. A process that is

@@ -34,6 +34,15 @@ public struct RootfsPlan: Sendable, Equatable {
     }
 }
 
+/// A failure of a caller's step inside the set-up, as text.
+public struct HookError: Error, Sendable {
+    public var text: String
+
+    public init(_ text: String) {
+        self.text = text
+    }
+}
+
 /// A failed step of the root filesystem set-up.
 public struct RootfsError: Error, Sendable, CustomStringConvertible {
     public var step: String
@@ -54,6 +63,9 @@ public struct RootfsSetup: ~Copyable {
     private let trees = DescriptorList()
     /// Host device nodes to bind, by index into `DeviceNode.standard`.
     private let deviceTrees = DescriptorList()
+    /// Runs after the mounts are prepared and before `pivot_root` (LXC's mount and autodev
+    /// hooks); a thrown error fails the step `lxc.hook`.
+    public var beforePivot: () throws(HookError) -> Void = {}
     /// The `/dev` tmpfs (index 0) and devpts (the last index) when the plan asks for them.
     private let devTree = DescriptorList()
 
@@ -64,6 +76,12 @@ public struct RootfsSetup: ~Copyable {
     /// Runs every step. On return the process's root is the container's.
     public func run() throws(RootfsError) {
         try prepare()
+        do {
+            try beforePivot()
+        } catch {
+            throw RootfsError(
+                step: "lxc.hook", cause: SyscallError(.EINVAL, call: "hook", object: error.text))
+        }
         try pivot()
         let root = try step("open root") { () throws(SyscallError) in
             try FileDescriptor.open("/", O_PATH | O_DIRECTORY)

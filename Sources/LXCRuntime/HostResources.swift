@@ -2,6 +2,7 @@ import Glibc
 import LXCCapabilities
 import LXCCgroups
 import LXCConfig
+import LXCInit
 import LXCNetwork
 import LXCSeccomp
 import LXCSystem
@@ -26,6 +27,9 @@ final class HostResources {
     var network: NetworkSetup?
     /// The seccomp notify listener the stage handed over with `ready`, or -1.
     var seccompListener: Int32 = -1
+    /// The container's hooks; `stop` and `post-stop` run from `release`.
+    var hooks = HookSet()
+    var started = false
     private let log = Logger("start")
 
     /// Makes the cgroup and applies its limits; nothing is placed yet.
@@ -101,6 +105,24 @@ final class HostResources {
     /// Removes everything the host made: network devices first (phys devices go home), then
     /// the cgroup's processes and directories. Problems are logged; teardown goes on.
     func release() {
+        // stop and post-stop belong to a container that ran; a failed start has no stop.
+        if started {
+            do {
+                try hooks.run("stop", extra: ["LXC_TARGET=stop"])
+            } catch {
+                log.warn("\(error)")
+            }
+        }
+        defer {
+            if started {
+                do {
+                    try hooks.run("post-stop", extra: ["LXC_TARGET=stop"])
+                } catch {
+                    log.warn("\(error)")
+                }
+                started = false
+            }
+        }
         if seccompListener >= 0 {
             close(seccompListener)
             seccompListener = -1

@@ -36,6 +36,8 @@ public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
     case container(StageFailure)
     /// The network could not be set up; the text names the key and the kernel's reason.
     case network(String)
+    /// A host-side hook failed.
+    case hook(HookFailure)
     /// The stage ended without saying why.
     case stageDied(TerminationStatus)
     case protocolError(String)
@@ -52,6 +54,7 @@ public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
         case .spawn(let error): return "spawn the container: \(error)"
         case .host(let step, let error): return "\(step): \(error)"
         case .network(let text): return text
+        case .hook(let failure): return failure.description
         case .container(let failure): return failure.description
         case .stageDied(let status): return "container set-up \(status)"
         case .protocolError(let text): return "sync protocol: \(text)"
@@ -201,6 +204,12 @@ public enum Launcher {
         let started = MonotonicClock.now()
         let log = Logger("start")
         let resources = HostResources()
+        resources.hooks = request.plan.hooks
+        do {
+            try request.plan.hooks.run("pre-start")
+        } catch {
+            throw .hook(error)
+        }
         try resources.createCgroup(request.cgroup)
         log.debug("phase cgroup-created \(MonotonicClock.milliseconds(since: started)) ms")
 
@@ -264,6 +273,12 @@ public enum Launcher {
             }
             log.debug("phase ready \(MonotonicClock.milliseconds(since: started)) ms")
             try send(.go, on: socket)
+            resources.started = true
+            do {
+                try request.plan.hooks.run("start-host", extra: ["LXC_PID=\(process.pid)"])
+            } catch {
+                throw LaunchError.hook(error)
+            }
         } catch {
             try? process.signal(SIGKILL)
             _ = try? process.wait()

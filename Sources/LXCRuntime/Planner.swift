@@ -156,6 +156,7 @@ public enum Planner {
         plan.monotonicOffset = (
             config.timeOffsets.monotonic.seconds, config.timeOffsets.monotonic.nanoseconds
         )
+        plan.hooks = hookSet(config, name: name, rootfs: rootfsPath)
         var request = LaunchRequest(plan: plan)
         request.warnings = warnings
         if let filter = try seccompFilter(config, flavor: flavor, bounding: plan.capabilities) {
@@ -193,8 +194,12 @@ public enum Planner {
     private static func refuseWhatIsNotSupported(_ config: ContainerConfig, flavor: Flavor)
         throws(PlanError)
     {
-        if let stage = config.hooks.lxc.keys.sorted().first {
-            throw PlanError("lxc.hook.\(stage)", "hooks are not supported yet")
+        let known = [
+            "pre-start", "pre-mount", "mount", "autodev", "start", "start-host", "stop",
+            "post-stop", "clone", "destroy",
+        ]
+        if let stage = config.hooks.lxc.keys.sorted().first(where: { !known.contains($0) }) {
+            throw PlanError("lxc.hook.\(stage)", "this hook is not supported")
         }
         if let stage = config.hooks.oci.keys.sorted().first {
             throw PlanError("hooks.\(stage)", "hooks are not supported yet")
@@ -507,6 +512,21 @@ public enum Planner {
             result.append("container=lxc")
         }
         return result
+    }
+
+    /// LXC's hooks with the environment LXC gives them.
+    public static func hookSet(_ config: ContainerConfig, name: String, rootfs: String)
+        -> HookSet
+    {
+        var hooks = HookSet()
+        hooks.name = name
+        hooks.version = config.hooks.lxcVersion
+        hooks.commands = config.hooks.lxc.mapValues { $0.map(\.args) }
+        hooks.environment = [
+            "LXC_NAME=\(name)", "LXC_ROOTFS_PATH=\(rootfs)", "LXC_ROOTFS_MOUNT=\(rootfs)",
+            "LXC_CGNS_AWARE=1",
+        ]
+        return hooks
     }
 
     /// `RLIMIT_*` by LXC's lowercase name.

@@ -506,3 +506,74 @@ struct ConcurrencyTests {
         for index in 0..<4 { #expect(cgroupDirectories("\(base)p\(index)").isEmpty) }
     }
 }
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct HookTests {
+    /// A hook script that appends its arguments and some LXC variables to `log`.
+    private func hook(_ tag: String, log: String) throws -> String {
+        let path = "/tmp/swiftlxc-hook-\(getpid())-\(tag).sh"
+        try FileContents.write(
+            "#!/bin/sh\necho \"\(tag) $* $LXC_HOOK_TYPE $LXC_NAME ${LXC_PID:+pid}\" >> \(log)\n",
+            to: path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        chmod(path, 0o755)
+        return path
+    }
+
+    @Test func hooksRunAtTheirStagesWithLXCArguments() throws {
+        let log = "/tmp/swiftlxc-hooks-\(getpid()).log"
+        // The start hook runs inside the container: it logs into the container's /tmp.
+        let inside = "/tmp/swiftlxc-hook-inside-\(getpid())"
+        let startHook = inside + ".sh"
+        try FileContents.write(
+            "#!/bin/sh\necho \"start $* $LXC_HOOK_TYPE\" > \(inside).log\n",
+            to: TestRootfsPath.value + startHook, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        chmod(TestRootfsPath.value + startHook, 0o755)
+        var hooks: [(String, String)] = []
+        for stage in ["pre-start", "pre-mount", "mount", "autodev", "start-host", "post-stop"] {
+            hooks.append(("lxc.hook.\(stage)", try hook(stage, log: log)))
+        }
+        hooks.append(("lxc.hook.start", startHook))
+        defer {
+            unlink(log)
+            unlink(TestRootfsPath.value + startHook)
+            unlink(TestRootfsPath.value + inside + ".log")
+            for stage in ["pre-start", "pre-mount", "mount", "autodev", "start-host", "post-stop"] {
+                unlink("/tmp/swiftlxc-hook-\(getpid())-\(stage).sh")
+            }
+        }
+        let status = try execute(
+            ExecuteOptions(name: "hooked", rootfs: rootfs, items: hooks, command: ["/bin/true"]))
+        #expect(status == .exited(0))
+        let lines = (try FileContents.readText(log)).split(separator: "\n").map(String.init)
+        #expect(
+            lines == [
+                "pre-start hooked lxc pre-start pre-start hooked ",
+                "pre-mount hooked lxc pre-mount pre-mount hooked ",
+                "mount hooked lxc mount mount hooked ",
+                "autodev hooked lxc autodev autodev hooked ",
+                "start-host hooked lxc start-host start-host hooked pid",
+                "post-stop hooked lxc post-stop post-stop hooked ",
+            ])
+        #expect(
+            try FileContents.readText(TestRootfsPath.value + inside + ".log")
+                == "start hooked lxc start start\n")
+    }
+
+    @Test func failingHookFailsTheStartAndLeavesNothing() throws {
+        #expect {
+            _ = try execute(
+                ExecuteOptions(
+                    name: "badhook", rootfs: rootfs, items: [("lxc.hook.mount", "/bin/false")],
+                    command: ["/bin/true"]))
+        } throws: { error in
+            (error as? RunError)?.description.hasPrefix("lxc.hook: hook lxc.hook.mount /bin/false")
+                ?? false
+        }
+        #expect(cgroupDirectories("badhook").isEmpty)
+    }
+}
+
+/// The test rootfs path, for files the tests put inside it.
+private enum TestRootfsPath {
+    static var value: String { rootfs }
+}
