@@ -149,10 +149,10 @@ struct ExecuteTests {
         #expect {
             _ = try executeCapturing(
                 ExecuteOptions(
-                    name: "x", rootfs: rootfs, items: [("lxc.hook.pre-start", "/bin/true")],
+                    name: "x", rootfs: rootfs, items: [("lxc.mount.auto", "shmounts:/tmp/shm")],
                     command: ["true"]))
         } throws: { error in
-            (error as? RunError)?.description == "lxc.hook.pre-start: hooks are not supported yet"
+            (error as? RunError)?.description == "lxc.mount.auto: shmounts is not supported yet"
         }
     }
 }
