@@ -250,7 +250,7 @@ public final class Container: @unchecked Sendable {
         do {
             return try Planner.launch(
                 model, flavor: .lxc, arguments: command,
-                initMode: useInit ? .minimalInit : .exec)
+                initMode: useInit ? .minimalInit : .exec, lxcpath: lxcpath)
         } catch {
             throw .plan(error)
         }

@@ -17,6 +17,8 @@ public struct ExecuteOptions: Sendable {
     public var command: [String]
     /// The caller's fds that become the container's 0, 1 and 2.
     public var stdio: [Int32]
+    /// Where containers named in `lxc.namespace.share.*` live.
+    public var lxcpath = "/var/lib/lxc"
 
     public init(
         name: String, rootfs: String? = nil, configFile: String? = nil,
@@ -90,7 +92,8 @@ public func execute(_ options: ExecuteOptions) throws(RunError) -> TerminationSt
     var request: LaunchRequest
     do {
         request = try Planner.launch(
-            model, flavor: .lxc, arguments: options.command, initMode: .minimalInit)
+            model, flavor: .lxc, arguments: options.command, initMode: .minimalInit,
+            lxcpath: options.lxcpath)
     } catch {
         throw .plan(error)
     }

@@ -35,7 +35,7 @@ public enum Planner {
     /// and `initMode` says whether a minimal init stays as PID 1.
     public static func launch(
         _ config: ContainerConfig, flavor: Flavor, arguments: [String]? = nil,
-        initMode: ContainerPlan.InitMode
+        initMode: ContainerPlan.InitMode, lxcpath: String = "/var/lib/lxc"
     ) throws(PlanError) -> LaunchRequest {
         try refuseWhatIsNotSupported(config, flavor: flavor)
 
@@ -112,13 +112,9 @@ public enum Planner {
         plan.hostname = config.hostname ?? (flavor == .lxc ? name : nil)
         plan.domainname = config.domainname
         plan.joinNamespaces = try config.namespaces.join.map { join throws(PlanError) in
-            guard join.path.hasPrefix("/") else {
-                throw PlanError(
-                    "lxc.namespace.share.\(join.kind.rawValue)",
-                    "joining another container by name (\(join.path)) needs the container store; "
-                        + "give a /proc/<pid>/ns path")
-            }
-            return ContainerPlan.NamespaceJoin(namespace: try namespace(join.kind), path: join.path)
+            let kind = try namespace(join.kind)
+            let path = try namespacePath(join.path, kind: kind, lxcpath: lxcpath)
+            return ContainerPlan.NamespaceJoin(namespace: kind, path: path)
         }
         plan.sysctls = config.sysctls.map { ($0.key, $0.value) }
         plan.rlimits = try config.process.rlimits.map { limit throws(PlanError) in
@@ -151,7 +147,9 @@ public enum Planner {
             sets.ambient = raisable
             plan.capabilities = sets
         }
-        plan.initMode = initMode
+        // setns into a pid namespace applies to children only: the workload must be forked.
+        plan.initMode =
+            plan.joinNamespaces.contains { $0.namespace == .pid } ? .minimalInit : initMode
         plan.bootOffset = (config.timeOffsets.boot.seconds, config.timeOffsets.boot.nanoseconds)
         plan.monotonicOffset = (
             config.timeOffsets.monotonic.seconds, config.timeOffsets.monotonic.nanoseconds
@@ -206,6 +204,27 @@ public enum Planner {
         }
         if config.process.terminal {
             throw PlanError("process.terminal", "a terminal for the container is not supported yet")
+        }
+    }
+
+    /// `lxc.namespace.share.<ns>`: a namespace file, a pid, or a running container's name
+    /// in `lxcpath`, whose init's namespace is joined.
+    private static func namespacePath(_ value: String, kind: Namespace, lxcpath: String)
+        throws(PlanError) -> String
+    {
+        if value.hasPrefix("/") { return value }
+        let key = "lxc.namespace.share.\(kind.procName)"
+        if let pid = pid_t(value), pid > 0 { return "/proc/\(pid)/ns/\(kind.procName)" }
+        do {
+            let reply = try CommandClient.send(.initPID, lxcpath: lxcpath, name: value).reply
+            guard let pid = reply.payload.first.flatMap({ pid_t($0) }), pid > 0 else {
+                throw PlanError(key, "container \(value) has no init")
+            }
+            return "/proc/\(pid)/ns/\(kind.procName)"
+        } catch let error as PlanError {
+            throw error
+        } catch {
+            throw PlanError(key, "container \(value) is not running in \(lxcpath)")
         }
     }
 

@@ -577,3 +577,32 @@ struct HookTests {
 private enum TestRootfsPath {
     static var value: String { rootfs }
 }
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct SharedNamespaceTests {
+    @Test func joinsTheNamespacesOfARunningContainerByName() throws {
+        let lxcpath = TestLXCPath("share")
+        let host = Container(name: "sharehost\(getpid())", lxcpath: lxcpath.path)
+        try host.create(
+            rootfs: .inPlace(rootfs),
+            items: [("lxc.net.0.type", "empty"), ("lxc.mount.auto", "proc:mixed")])
+        try host.start(command: ["/bin/sleep", "30"])
+        defer { try? host.stop() }
+        let hostNet = try Namespace.network.identity(of: host.initPID)
+        let pipe = try Pipe()
+        var options = ExecuteOptions(
+            name: "sharer\(getpid())", rootfs: rootfs,
+            items: [
+                ("lxc.namespace.share.net", host.name), ("lxc.namespace.share.pid", host.name),
+                ("lxc.mount.auto", "proc:mixed"),
+            ],
+            command: ["/bin/sh", "-c", "readlink /proc/self/ns/net; ps -o comm | grep -c sleep"],
+            stdio: [-1, pipe.writeEnd.rawValue, 2])
+        options.lxcpath = lxcpath.path
+        let status = try execute(options)
+        try pipe.writeEnd.close()
+        let output = String(decoding: try pipe.readEnd.readAll(), as: UTF8.self)
+        #expect(status == .exited(0))
+        #expect(output == hostNet + "\n1\n", "same network namespace, and the host's sleep is seen")
+    }
+}
