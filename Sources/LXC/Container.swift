@@ -170,6 +170,34 @@ public final class Container: @unchecked Sendable {
         return copy
     }
 
+    /// Renames a stopped container; its rootfs path and hostname follow when they were its own.
+    @discardableResult
+    public func rename(to newName: String) throws(ContainerError) -> Container {
+        let lock = try takeLock()
+        defer { withExtendedLifetime(lock) {} }
+        guard !isRunning else { throw .store(.running(name)) }
+        var configuration = try loadConfiguration()
+        let oldRoot = store.directory(of: name) + "/rootfs"
+        let newRoot = store.directory(of: newName) + "/rootfs"
+        do {
+            let path = try configuration.get("lxc.rootfs.path")
+            if path == "dir:" + oldRoot || path == oldRoot {
+                try configuration.set("lxc.rootfs.path", "dir:" + newRoot)
+            }
+            if (try? configuration.get("lxc.uts.name")) == name {
+                try configuration.set("lxc.uts.name", newName)
+            }
+        } catch {
+            throw .config([error])
+        }
+        do {
+            try store.rename(name, to: newName, configText: configuration.text)
+        } catch {
+            throw .store(error)
+        }
+        return Container(name: newName, lxcpath: lxcpath)
+    }
+
     /// The `clone` and `destroy` hooks of `container`'s config, run on the host.
     private func runStoreHook(_ stage: String, container: Container, extra: [String] = [])
         throws(ContainerError)

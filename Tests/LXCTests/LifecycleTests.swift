@@ -606,3 +606,63 @@ struct SharedNamespaceTests {
         #expect(output == hostNet + "\n1\n", "same network namespace, and the host's sleep is seen")
     }
 }
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct StoreTests {
+    @Test func busyboxTemplateCreatesAContainerThatStarts() throws {
+        let lxcpath = TestLXCPath("template")
+        let container = Container(name: "tpl\(getpid())", lxcpath: lxcpath.path)
+        try container.create(rootfs: .template("busybox", []), items: [("lxc.net.0.type", "empty")])
+        #expect(container.isDefined)
+        #expect(access(lxcpath.path + "/\(container.name)/rootfs/bin/busybox", X_OK) == 0)
+        #expect(try container.configItem("lxc.rootfs.path").hasSuffix("/rootfs"))
+        // The template's own config carries its signals and mounts; a start must work.
+        try container.start(command: ["/bin/sleep", "30"])
+        #expect(container.state == .running)
+        try container.stop()
+        try container.destroy()
+        #expect(!container.isDefined)
+    }
+
+    @Test func copyRenameAndListing() throws {
+        let lxcpath = TestLXCPath("store")
+        let source = "/tmp/swiftlxc-store-rootfs-\(getpid())"
+        _ = try Spawn.run(SpawnRequest(path: "/bin/cp", arguments: ["cp", "-a", rootfs, source]))
+        defer {
+            _ = try? Spawn.run(SpawnRequest(path: "/bin/rm", arguments: ["rm", "-rf", source]))
+        }
+        let original = Container(name: "orig", lxcpath: lxcpath.path)
+        try original.create(
+            rootfs: .copy(source), items: [("lxc.net.0.type", "empty"), ("lxc.uts.name", "orig")])
+        let copy = try original.copy(to: "copied")
+        #expect(try copy.configItem("lxc.uts.name") == "copied")
+        #expect(try copy.configItem("lxc.rootfs.path") == "\(lxcpath.path)/copied/rootfs")
+        let renamed = try copy.rename(to: "moved")
+        #expect(!copy.isDefined && renamed.isDefined)
+        #expect(try renamed.configItem("lxc.rootfs.path") == "\(lxcpath.path)/moved/rootfs")
+        #expect(listContainers(lxcpath: lxcpath.path) == ["moved", "orig"])
+        try renamed.start(command: ["/bin/sleep", "30"])
+        #expect(listContainers(lxcpath: lxcpath.path, defined: false, active: true) == ["moved"])
+        try renamed.stop()
+        #expect(throws: ContainerError.self) { try original.rename(to: "bad/name") }
+    }
+
+    @Test func foregroundStartRunsTheMonitorInTheCaller() async throws {
+        let lxcpath = TestLXCPath("foreground")
+        let container = Container(name: "fg\(getpid())", lxcpath: lxcpath.path)
+        try container.create(rootfs: .inPlace(rootfs), items: [("lxc.net.0.type", "empty")])
+        // The foreground start returns when the container stops; stop it from elsewhere.
+        let task = Task.detached { () -> String? in
+            do {
+                try container.start(command: ["/bin/sleep", "30"], daemonize: false)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(container.wait(for: .running, timeout: 10))
+        try container.stop()
+        #expect(await task.value == nil)
+        #expect(container.state == .stopped)
+    }
+}
