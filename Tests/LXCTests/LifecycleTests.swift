@@ -666,3 +666,41 @@ struct StoreTests {
         #expect(container.state == .stopped)
     }
 }
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct CgroupCleanupTests {
+    @Test func hundredStartsAndStopsLeaveNoCgroup() throws {
+        let name = "cycle\(getpid())"
+        for _ in 0..<100 {
+            let status = try execute(
+                ExecuteOptions(
+                    name: name, rootfs: rootfs, items: [("lxc.cgroup.pids.max", "20")],
+                    command: ["/bin/true"], stdio: [-1, -1, -1]))
+            #expect(status == .exited(0))
+        }
+        #expect(cgroupDirectories(name).isEmpty)
+        // Other tests run at the same time, so only this container's names are checked.
+        #expect(try cgroupTree().filter { $0.contains(name) }.isEmpty)
+    }
+
+    /// Every directory two levels deep under the cgroup mounts.
+    private func cgroupTree() throws -> [String] {
+        var found: [String] = []
+        for hierarchy in [
+            "pids", "memory", "cpu", "cpuacct", "cpuset", "freezer", "devices",
+            "blkio", "unified",
+        ] {
+            guard let directory = opendir("/sys/fs/cgroup/\(hierarchy)") else { continue }
+            defer { closedir(directory) }
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                    String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if entry.pointee.d_type == UInt8(DT_DIR) && !name.hasPrefix(".") {
+                    found.append("\(hierarchy)/\(name)")
+                }
+            }
+        }
+        return found
+    }
+}
