@@ -112,6 +112,11 @@ public enum ContainerStage {
                 try Namespaces.join(fd, type: join.namespace.cloneFlag, name: join.path)
             }
         }
+        // setns into a pid namespace moves only children: the rest of the set-up (proc
+        // mounts above all) and the workload belong in a child, and this process relays.
+        if plan.joinNamespaces.contains(where: { $0.namespace == .pid }) {
+            try forkIntoJoinedPIDNamespace()
+        }
 
         // A new user namespace: the spawn already made us uid and gid 0 in it before the exec
         // (after the host wrote the maps), so the stage holds the namespace's capabilities.
@@ -190,6 +195,50 @@ public enum ContainerStage {
         var prepared = try PreparedExec(plan: plan)
         prepared.seccompListener = listener
         return prepared
+    }
+
+    /// Forks; the child returns and carries on in the joined pid namespace, dying with its
+    /// parent. The parent never returns: it forwards signals to the child and exits with its
+    /// status, so the host's pidfd still stands for the whole container.
+    private static func forkIntoJoinedPIDNamespace() throws(StageFailure) {
+        var all = sigset_t()
+        sigfillset(&all)
+        var previous = sigset_t()
+        sigprocmask(SIG_SETMASK, &all, &previous)
+        let child = fork()
+        if child < 0 {
+            throw StageFailure(
+                step: "enter the joined pid namespace", call: "fork",
+                errno: Errno.current.rawValue)
+        }
+        if child == 0 {
+            sigprocmask(SIG_SETMASK, &previous, nil)
+            // The relay is a plain process, so PDEATHSIG reaches this one if it is killed.
+            do {
+                try ProcessControl.prctl(PR_SET_PDEATHSIG, UInt(SIGKILL))
+            } catch {
+                throw StageFailure(step: "enter the joined pid namespace", error)
+            }
+            return
+        }
+        for signal in MinimalInit.forwarded + [SIGCHLD] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { _ in }
+            sigaction(signal, &action, nil)
+        }
+        while true {
+            var info = siginfo_t()
+            let signal = sigwaitinfo(&all, &info)
+            if signal < 0 { continue }
+            if signal != SIGCHLD {
+                _ = kill(child, signal)
+                continue
+            }
+            var raw: Int32 = 0
+            if waitpid(child, &raw, WNOHANG) == child {
+                _exit(TerminationStatus(waitStatus: raw).shellStatus)
+            }
+        }
     }
 
     private static func runHooks(_ stage: String, _ plan: ContainerPlan) throws(StageFailure) {

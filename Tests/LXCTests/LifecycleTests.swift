@@ -589,6 +589,12 @@ struct SharedNamespaceTests {
         try host.start(command: ["/bin/sleep", "30"])
         defer { try? host.stop() }
         let hostNet = try Namespace.network.identity(of: host.initPID)
+        // A sleep outside both containers must stay invisible to the one that joins.
+        let outsider = try Spawn.start(SpawnRequest(path: "/bin/sleep", arguments: ["sleep", "9"]))
+        defer {
+            try? outsider.signal(SIGKILL)
+            _ = try? outsider.wait()
+        }
         let pipe = try Pipe()
         var options = ExecuteOptions(
             name: "sharer\(getpid())", rootfs: rootfs,
