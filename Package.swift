@@ -41,7 +41,8 @@ let package = Package(
                 "LXCCapabilities", "LXCInit",
             ]
         ),
-        .target(name: "LXC", dependencies: ["LXCSystem", "LXCConfig", "LXCRuntime"]),
+        .target(
+            name: "LXC", dependencies: ["LXCSystem", "LXCConfig", "LXCNetwork", "LXCRuntime"]),
 
         .executableTarget(
             name: "swiftlxc",

@@ -1,6 +1,7 @@
 import Glibc
 import LXCConfig
 import LXCInit
+import LXCNetwork
 import LXCRuntime
 import LXCSystem
 
@@ -12,6 +13,7 @@ public enum ContainerError: Error, Sendable, CustomStringConvertible {
     case launch(LaunchError)
     case command(String, SyscallError)
     case timedOut(String)
+    case network(String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,7 @@ public enum ContainerError: Error, Sendable, CustomStringConvertible {
         case .launch(let error): return error.description
         case .command(let what, let error): return "\(what): \(error)"
         case .timedOut(let what): return "\(what): timed out"
+        case .network(let text): return text
         }
     }
 }
@@ -400,6 +403,67 @@ public final class Container: @unchecked Sendable {
                     call: "recvmsg"))
         }
         return fd
+    }
+
+    // MARK: - Network interfaces
+
+    /// The container's network namespace, from its init.
+    private func networkNamespace() throws(ContainerError) -> FileDescriptor {
+        let pid = initPID
+        guard pid > 0 else { throw .store(.notRunning(name)) }
+        do {
+            return try FileDescriptor.open("/proc/\(pid)/ns/net", O_RDONLY)
+        } catch {
+            throw .command("network namespace of \(name)", error)
+        }
+    }
+
+    /// `get_interfaces`: the names of the container's network interfaces.
+    public func interfaces() throws(ContainerError) -> [String] {
+        let netns = try networkNamespace()
+        do {
+            return try NetworkInterfaces.interfaces(in: netns)
+        } catch {
+            throw .network(error.description)
+        }
+    }
+
+    /// `get_ips`: addresses in the container, of one interface or all but `lo`, of a family
+    /// (`inet`, `inet6`) or both; IPv6 filtered by scope (0 global, or a link's index).
+    public func ips(interface: String? = nil, family: String? = nil, scope: Int32 = 0)
+        throws(ContainerError) -> [String]
+    {
+        let netns = try networkNamespace()
+        do {
+            return try NetworkInterfaces.addresses(
+                in: netns, interface: interface, family: family, scope: scope)
+        } catch {
+            throw .network(error.description)
+        }
+    }
+
+    /// `attach_interface`: moves a host interface into the running container.
+    public func attachInterface(_ device: String, as newName: String? = nil)
+        throws(ContainerError)
+    {
+        let netns = try networkNamespace()
+        do {
+            try NetworkInterfaces.attach(device, as: newName, into: netns)
+        } catch {
+            throw .network(error.description)
+        }
+    }
+
+    /// `detach_interface`: moves an interface of the container back to the host.
+    public func detachInterface(_ device: String, as hostName: String? = nil)
+        throws(ContainerError)
+    {
+        let netns = try networkNamespace()
+        do {
+            try NetworkInterfaces.detach(device, as: hostName, from: netns)
+        } catch {
+            throw .network(error.description)
+        }
     }
 
     // MARK: - Cgroups

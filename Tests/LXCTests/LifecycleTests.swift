@@ -439,6 +439,28 @@ struct ContainerNetworkTests {
         try container.start(command: ["/bin/sleep", "30"])
         let running = try hostRoutes()
         #expect(running.contains("198.51.100.128/25 dev \(pair) scope link"))
+        #expect(try container.interfaces().sorted() == ["eth0", "lo"])
+        #expect(try container.ips() == ["198.51.100.2"])
+        #expect(try container.ips(interface: "eth0", family: "inet6").isEmpty)
+
+        // attach_interface and detach_interface with a spare veth made for the test.
+        let spare = "swa\(getpid() % 100000)"
+        #expect(
+            try Spawn.run(
+                SpawnRequest(
+                    path: "/sbin/ip",
+                    arguments: [
+                        "ip", "link", "add", spare, "type", "veth", "peer", "name", spare + "p",
+                    ])) == .exited(0))
+        defer {
+            _ = try? Spawn.run(
+                SpawnRequest(path: "/sbin/ip", arguments: ["ip", "link", "del", spare]))
+        }
+        try container.attachInterface(spare, as: "extra0")
+        #expect(if_nametoindex(spare) == 0, "gone from the host")
+        #expect(try container.interfaces().contains("extra0"))
+        try container.detachInterface("extra0", as: spare)
+        #expect(if_nametoindex(spare) != 0, "back on the host")
         try container.stop()
         #expect(!(try hostRoutes()).contains(pair), "the route and the veth are gone")
         #expect(if_nametoindex(pair) == 0)
