@@ -50,7 +50,9 @@ public enum APIExtensions {
         Entry(name: "devpts_fd", isAvailable: false),
         // The monitor hands out the listener (ContainerSeccompTests).
         Entry(name: "seccomp_notify_fd_active", isAvailable: true),
-        Entry(name: "seccomp_proxy_send_notify_fd", isAvailable: false),
+        // The monitor sends LXC's proxy datagram with the listener as third fd
+        // (ContainerSeccompProxyTests).
+        Entry(name: "seccomp_proxy_send_notify_fd", isAvailable: true),
         Entry(name: "idmapped_mounts", isAvailable: false),
         Entry(name: "idmapped_mounts_v2", isAvailable: false),
         Entry(name: "core_scheduling", isAvailable: false),

@@ -26,11 +26,12 @@ import Testing
                 "network_l2proxy", "network_gateway_device_route", "network_phys_macvlan_mtu",
                 "network_veth_router", "cgroup2_devices", "pidfd", "time_namespace",
                 "seccomp_allow_deny_syntax", "seccomp_notify_fd_active",
+                "seccomp_proxy_send_notify_fd",
             ])
         // Implemented in part, or not tested on a kernel that has the feature.
         for name in [
             "console_log", "mount_injection", "network_ipvlan", "cgroup2", "network_bridge_vlan",
-            "cgroup_advanced_isolation", "seccomp_proxy_send_notify_fd",
+            "cgroup_advanced_isolation",
         ] {
             #expect(!hasAPIExtension(name), "\(name)")
         }

@@ -732,3 +732,77 @@ struct CgroupCleanupTests {
         return found
     }
 }
+
+/// A listening abstract `SOCK_SEQPACKET` socket, as a seccomp proxy offers one.
+private func listenAbstract(_ name: String) throws -> FileDescriptor {
+    let fd = FileDescriptor(
+        owning: socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(name.utf8)
+    withUnsafeMutableBytes(of: &address.sun_path) { path in
+        for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
+    }
+    let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd.rawValue, $0, length) }
+    }
+    #expect(bound == 0)
+    #expect(listen(fd.rawValue, 4) == 0)
+    return fd
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ContainerSeccompProxyTests {
+    @Test func theMonitorForwardsNotificationsToAProxyInLXCsFormat() async throws {
+        let lxcpath = TestLXCPath("proxy")
+        let socketName = "swiftlxc-proxy-\(getpid())"
+        let listener = try listenAbstract(socketName)
+        let listenerFD = listener.release()
+        // The proxy: one datagram, checked for LXC's layout and three fds, answered EOPNOTSUPP.
+        let proxy = Task.detached { () -> String in
+            let server = FileDescriptor(owning: listenerFD)
+            guard let connection = try? server.accept(),
+                let (bytes, fds) = try? connection.receive(capacity: 4096, maxDescriptors: 4)
+            else { return "no datagram" }
+            let cookie = Array("swift-cookie".utf8)
+            guard bytes.count == 32 + 80 + 24 + cookie.count, fds.count == 3,
+                Array(bytes[136...]) == cookie
+            else { return "bad datagram: \(bytes.count) bytes, \(fds.count) fds" }
+            var id = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self) }
+            // The third fd is the notify listener itself (seccomp_proxy_send_notify_fd).
+            let valid = ioctl(fds.rawValue(at: 2), UInt(0x4008_2102), &id) == 0
+            var reply = Array(bytes[0..<112])
+            withUnsafeBytes(of: id) { reply.append(contentsOf: $0) }
+            withUnsafeBytes(of: Int64(0)) { reply.append(contentsOf: $0) }
+            withUnsafeBytes(of: Int32(-EOPNOTSUPP)) { reply.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt32(0)) { reply.append(contentsOf: $0) }
+            try? connection.send(reply)
+            return valid ? "ok" : "listener id not valid"
+        }
+        let policy = "/tmp/swiftlxc-proxy-\(getpid()).policy"
+        try FileContents.write(
+            "2\ndenylist\nmkdir notify\nmkdirat notify\n", to: policy,
+            flags: O_WRONLY | O_CREAT | O_TRUNC)
+        defer { unlink(policy) }
+        let out = "/tmp/proxied-\(getpid())"
+        let container = Container(name: "proxied\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "empty"), ("lxc.seccomp.profile", policy),
+                ("lxc.seccomp.notify.proxy", "unix:@\(socketName)"),
+                ("lxc.seccomp.notify.cookie", "swift-cookie"),
+            ])
+        try container.start(command: ["/bin/sh", "-c", "mkdir /tmp/p$$ 2>\(out); sleep 30"])
+        defer { try? container.stop() }
+        #expect(await proxy.value == "ok")
+        var text = ""
+        for _ in 0..<200 where !text.contains("not supported") {
+            text = (try? FileContents.readText(rootfs + out)) ?? ""
+            usleep(10_000)
+        }
+        #expect(text.contains("Operation not supported"))
+        unlink(rootfs + out)
+    }
+}
