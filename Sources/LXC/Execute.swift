@@ -1,3 +1,4 @@
+import Glibc
 import LXCConfig
 import LXCInit
 import LXCRuntime
@@ -129,8 +130,19 @@ public func runBundle(
     Logger("oci").debug("phase planned \(MonotonicClock.milliseconds(since: started)) ms")
     for warning in request.warnings { warn(warning) }
     request.stdio = stdio
-    do {
-        return try Launcher.run(request)
+    do throws(LaunchError) {
+        let container = try Launcher.start(request)
+        if let agent = request.seccompAgent {
+            do throws(LaunchError) {
+                try container.sendSeccompListener(
+                    to: agent, metadata: request.seccompAgentMetadata, id: id, bundle: bundle)
+            } catch {
+                try? container.process.signal(SIGKILL)
+                _ = try? container.wait()
+                throw error
+            }
+        }
+        return try container.wait()
     } catch {
         throw .launch(error)
     }

@@ -265,10 +265,6 @@ extension Planner {
                                 index: $0.index, value: $0.value, valueTwo: $0.valueTwo, op: $0.op)
                         })
                 })
-            if oci.listenerPath != nil {
-                throw PlanError(
-                    "linux.seccomp.listenerPath", "seccomp agents are not supported yet")
-            }
             let capabilities = Set(
                 (bounding?.bounding ?? CapabilitySets.currentBoundingSet()).members.map(\.name))
             do {

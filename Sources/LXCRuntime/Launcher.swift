@@ -83,6 +83,10 @@ public struct LaunchRequest: Sendable {
     /// `lxc.seccomp.notify.proxy` (`/path` or `@name`) and its cookie, for the monitor.
     public var seccompProxy: String?
     public var seccompCookie: String?
+    /// OCI `linux.seccomp.listenerPath` and `listenerMetadata`: the agent that gets the
+    /// listener and the container's state once the container runs.
+    public var seccompAgent: String?
+    public var seccompAgentMetadata: String?
 
     public init(plan: ContainerPlan) {
         self.plan = plan
@@ -368,6 +372,45 @@ public enum Launcher {
             throw .host(step: "receive from the container", error)
         } catch {
             throw .protocolError("\(error)")
+        }
+    }
+}
+
+extension LaunchedContainer {
+    /// Hands the seccomp listener to an OCI seccomp agent: one message on a stream socket at
+    /// `path` with the container process state as JSON and the listener as `SCM_RIGHTS`, as
+    /// the runtime spec describes (`fds: ["seccompFd"]`).
+    public func sendSeccompListener(
+        to path: String, metadata: String?, id: String, bundle: String
+    ) throws(LaunchError) {
+        guard seccompListener >= 0 else { return }
+        let pid = process.pid
+        let state =
+            "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":\(pid),"
+            + "\"metadata\":\(JSONText.quote(metadata ?? "")),\"state\":{\"ociVersion\":\"1.0.2\","
+            + "\"id\":\(JSONText.quote(id)),\"status\":\"creating\",\"pid\":\(pid),"
+            + "\"bundle\":\(JSONText.quote(bundle)),\"annotations\":{}}}"
+        do throws(SyscallError) {
+            let fd = try check(
+                Glibc.socket(
+                    AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0),
+                "socket", path)
+            let connection = FileDescriptor(owning: fd)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(path.utf8.prefix(107))
+            withUnsafeMutableBytes(of: &address.sun_path) { target in
+                for (index, byte) in bytes.enumerated() { target[index] = byte }
+            }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(connection.rawValue, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            _ = try check(connected, "connect", path)
+            try connection.send(Array(state.utf8), descriptors: [seccompListener])
+        } catch {
+            throw .host(step: "send the seccomp listener to the agent", error)
         }
     }
 }

@@ -164,6 +164,8 @@ public enum Planner {
             request.warnings += filter.warnings
             request.seccompProxy = config.seccomp.notifyProxy
             request.seccompCookie = config.seccomp.notifyCookie
+            request.seccompAgent = config.seccomp.oci?.listenerPath
+            request.seccompAgentMetadata = config.seccomp.oci?.listenerMetadata
         }
         switch flavor {
         case .lxc:

@@ -1,4 +1,5 @@
 import Glibc
+import LXCSeccomp
 import LXCSystem
 import Testing
 
@@ -239,5 +240,64 @@ struct TimeNamespaceTests {
         let uptime = Double(lines.first?.split(separator: " ").first ?? "") ?? 0
         #expect(uptime >= hostUptime + 36000 && uptime < hostUptime + 36100)
         #expect(lines.last.map(String.init) != (try Namespace.time.identity()))
+    }
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct SeccompAgentTests {
+    @Test func theListenerAndStateGoToTheOCIAgent() async throws {
+        let path = "/tmp/swiftlxc-agent-\(getpid()).sock"
+        unlink(path)
+        let listener = FileDescriptor(
+            owning: socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { target in
+            for (index, byte) in path.utf8.enumerated() { target[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener.rawValue, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        #expect(bound == 0 && listen(listener.rawValue, 1) == 0)
+        defer { unlink(path) }
+        let listenerFD = listener.release()
+        // The agent: takes the state and the fd, then lets the one notified call run.
+        let agent = Task.detached { () -> String in
+            let server = FileDescriptor(owning: listenerFD)
+            guard let connection = try? server.accept(),
+                let (bytes, fds) = try? connection.receive(capacity: 65536, maxDescriptors: 2),
+                let notify = fds.take(0)
+            else { return "no message" }
+            let state = String(decoding: bytes, as: UTF8.self)
+            guard state.contains("\"fds\":[\"seccompFd\"]"), state.contains("\"id\":\"agent\"")
+            else { return "bad state \(state)" }
+            guard let notification = try? SeccompNotify.receive(from: notify) else {
+                return "no notification"
+            }
+            try? SeccompNotify.respond(
+                .continueCall, to: notification.id, listener: notify.rawValue)
+            return "ok"
+        }
+        let seccomp = """
+            "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "\(path)",
+              "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]},
+            """
+        let bundle = try makeBundle("mkdir /tmp/agent$$ && rmdir /tmp/agent$$ && echo made")
+        defer {
+            unlink(bundle + "/config.json")
+            rmdir(bundle)
+        }
+        var spec = try FileContents.readText(bundle + "/config.json")
+        spec = spec.replacingOccurrences(of: "\"linux\": {", with: "\"linux\": {" + seccomp)
+        spec = spec.replacingOccurrences(of: "\"readonly\": true", with: "\"readonly\": false")
+        try FileContents.write(spec, to: bundle + "/config.json", flags: O_WRONLY | O_TRUNC)
+        let pipe = try Pipe()
+        let status = try runBundle(bundle, id: "agent", stdio: [-1, pipe.writeEnd.rawValue, 2])
+        try pipe.writeEnd.close()
+        #expect(status == .exited(0))
+        #expect(String(decoding: try pipe.readEnd.readAll(), as: UTF8.self) == "made\n")
+        #expect(await agent.value == "ok")
     }
 }
