@@ -203,7 +203,7 @@ struct ProxyTests {
         #expect(try SeccompNotify.sizes() == sizes)
     }
 
-    @Test func notificationsGoThroughAProxyInLXCsWireFormat() async throws {
+    @Test func notificationsGoThroughAProxyInLXCsWireFormat() throws {
         let dir = scratchDirectory()
         defer { removeTree(dir) }
         let (program, _) = try compileToFile(NotifyTests.policy, in: dir)
@@ -213,7 +213,7 @@ struct ProxyTests {
         let pair = try SocketPair()
         let proxyFD = pair.second.release()
         let monitorPID = getpid()
-        let proxy = Task.detached {
+        let proxy = BlockingThread {
             runTestProxy(proxyFD, monitorPID: monitorPID, initPID: initPID)
         }
 
@@ -228,7 +228,7 @@ struct ProxyTests {
             answers.append(answer)
             return answer
         }
-        let log = await proxy.value
+        let log = proxy.join()
         #expect(
             log == [
                 "true true true true true true true \(dir)/one",

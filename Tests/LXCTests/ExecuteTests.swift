@@ -245,7 +245,7 @@ struct TimeNamespaceTests {
 
 @Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
 struct SeccompAgentTests {
-    @Test func theListenerAndStateGoToTheOCIAgent() async throws {
+    @Test func theListenerAndStateGoToTheOCIAgent() throws {
         let path = "/tmp/swiftlxc-agent-\(getpid()).sock"
         unlink(path)
         let listener = FileDescriptor(
@@ -264,7 +264,7 @@ struct SeccompAgentTests {
         defer { unlink(path) }
         let listenerFD = listener.release()
         // The agent: takes the state and the fd, then lets the one notified call run.
-        let agent = Task.detached { () -> String in
+        let agent = BlockingThread { () -> String in
             let server = FileDescriptor(owning: listenerFD)
             guard let connection = try? server.accept(),
                 let (bytes, fds) = try? connection.receive(capacity: 65536, maxDescriptors: 2),
@@ -298,6 +298,6 @@ struct SeccompAgentTests {
         try pipe.writeEnd.close()
         #expect(status == .exited(0))
         #expect(String(decoding: try pipe.readEnd.readAll(), as: UTF8.self) == "made\n")
-        #expect(await agent.value == "ok")
+        #expect(agent.join() == "ok")
     }
 }

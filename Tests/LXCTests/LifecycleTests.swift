@@ -471,7 +471,7 @@ struct ContainerNetworkTests {
 /// and destroying containers at the same time, each its own.
 @Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
 struct ConcurrencyTests {
-    @Test func threadsAndProcessesWorkOnContainersAtOnce() async throws {
+    @Test func threadsAndProcessesWorkOnContainersAtOnce() throws {
         let lxcpath = TestLXCPath("concurrent")
         let base = "cc\(getpid())"
         let path = lxcpath.path
@@ -495,28 +495,24 @@ struct ConcurrencyTests {
             // The pidfd closes here; the process stays this one's child for waitpid below.
             processes.append(child.pid)
         }
-        // Eight threads in this process.
-        let results = await withTaskGroup(of: String?.self) { group in
-            for index in 0..<8 {
-                group.addTask {
-                    let container = Container(name: "\(base)t\(index)", lxcpath: path)
-                    do {
-                        try container.create(
-                            rootfs: .inPlace(rootfs), items: [("lxc.net.0.type", "empty")])
-                        try container.start(command: ["/bin/sleep", "30"])
-                        guard container.state == .running else { return "\(index): not running" }
-                        try container.stop()
-                        try container.destroy()
-                        return nil
-                    } catch {
-                        return "\(index): \(error)"
-                    }
+        // Eight threads in this process (real threads: the work blocks).
+        let threads = (0..<8).map { index in
+            BlockingThread { () -> String? in
+                let container = Container(name: "\(base)t\(index)", lxcpath: path)
+                do {
+                    try container.create(
+                        rootfs: .inPlace(rootfs), items: [("lxc.net.0.type", "empty")])
+                    try container.start(command: ["/bin/sleep", "30"])
+                    guard container.state == .running else { return "\(index): not running" }
+                    try container.stop()
+                    try container.destroy()
+                    return nil
+                } catch {
+                    return "\(index): \(error)"
                 }
             }
-            var failures: [String] = []
-            for await result in group { if let result { failures.append(result) } }
-            return failures
         }
+        let results = threads.compactMap { $0.join() ?? "thread did not run" }
         #expect(results.isEmpty, "\(results)")
         for pid in processes {
             var status: Int32 = 0
@@ -675,12 +671,12 @@ struct StoreTests {
         #expect(throws: ContainerError.self) { try original.rename(to: "bad/name") }
     }
 
-    @Test func foregroundStartRunsTheMonitorInTheCaller() async throws {
+    @Test func foregroundStartRunsTheMonitorInTheCaller() throws {
         let lxcpath = TestLXCPath("foreground")
         let container = Container(name: "fg\(getpid())", lxcpath: lxcpath.path)
         try container.create(rootfs: .inPlace(rootfs), items: [("lxc.net.0.type", "empty")])
         // The foreground start returns when the container stops; stop it from elsewhere.
-        let task = Task.detached { () -> String? in
+        let task = BlockingThread { () -> String? in
             do {
                 try container.start(command: ["/bin/sleep", "30"], daemonize: false)
                 return nil
@@ -690,7 +686,7 @@ struct StoreTests {
         }
         #expect(container.wait(for: .running, timeout: 10))
         try container.stop()
-        #expect(await task.value == nil)
+        #expect(task.join() == .some(nil))
         #expect(container.state == .stopped)
     }
 }
@@ -754,13 +750,13 @@ private func listenAbstract(_ name: String) throws -> FileDescriptor {
 
 @Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
 struct ContainerSeccompProxyTests {
-    @Test func theMonitorForwardsNotificationsToAProxyInLXCsFormat() async throws {
+    @Test func theMonitorForwardsNotificationsToAProxyInLXCsFormat() throws {
         let lxcpath = TestLXCPath("proxy")
         let socketName = "swiftlxc-proxy-\(getpid())"
         let listener = try listenAbstract(socketName)
         let listenerFD = listener.release()
         // The proxy: one datagram, checked for LXC's layout and three fds, answered EOPNOTSUPP.
-        let proxy = Task.detached { () -> String in
+        let proxy = BlockingThread { () -> String in
             let server = FileDescriptor(owning: listenerFD)
             guard let connection = try? server.accept(),
                 let (bytes, fds) = try? connection.receive(capacity: 4096, maxDescriptors: 4)
@@ -796,7 +792,7 @@ struct ContainerSeccompProxyTests {
             ])
         try container.start(command: ["/bin/sh", "-c", "mkdir /tmp/p$$ 2>\(out); sleep 30"])
         defer { try? container.stop() }
-        #expect(await proxy.value == "ok")
+        #expect(proxy.join() == "ok")
         var text = ""
         for _ in 0..<200 where !text.contains("not supported") {
             text = (try? FileContents.readText(rootfs + out)) ?? ""
