@@ -3,6 +3,8 @@
 #   - makes crun usable on this cgroup v1/v2 hybrid host (hugetlb as a v1 hierarchy),
 #   - builds a busybox rootfs,
 #   - writes one OCI bundle (used by swiftlxc, crun and runc) and one LXC config,
+#   - builds a system rootfs with busybox init and its configs (empty and veth network),
+#   - writes the seccomp bundle (podman's default profile) and conmon's bundle,
 #   - checks that each peer really runs /bin/true with exit status 0.
 # Idempotent: running it again changes nothing that is already in place.
 #
@@ -100,6 +102,50 @@ lxc.log.level = ERROR
 CONF
 if cmp -s "$lxcconf.new" "$lxcconf"; then rm "$lxcconf.new"; else mv "$lxcconf.new" "$lxcconf"; fi
 
+# --- system containers (swiftlxc start, lxc-start) ----------------------------------------
+# A rootfs with busybox init and an inittab that never waits on DHCP, and two configs that
+# differ only in the network: empty (system-start, monitor-rss) and veth (network).
+system=$dir/system
+[ -f "$system/rootfs/etc/inittab" ] || "$here/make-rootfs.sh" "$system/rootfs"
+mkdir -p "$system/swiftlxc" "$system/lxc"
+write_system_conf() {
+    conf=$1
+    shift
+    {
+        echo "lxc.uts.name = bench"
+        echo "lxc.rootfs.path = dir:$system/rootfs"
+        for line in "$@"; do echo "$line"; done
+        echo "lxc.mount.auto = proc:mixed sys:mixed"
+        echo "lxc.signal.halt = SIGUSR1"
+        echo "lxc.signal.reboot = SIGTERM"
+        echo "lxc.apparmor.profile = unconfined"
+        echo "lxc.log.level = ERROR"
+    } > "$conf.new"
+    if cmp -s "$conf.new" "$conf"; then rm "$conf.new"; else mv "$conf.new" "$conf"; fi
+}
+write_system_conf "$system/empty.conf" "lxc.net.0.type = empty"
+write_system_conf "$system/veth.conf" "lxc.net.0.type = veth" "lxc.net.0.veth.pair = sxbench0" \
+    "lxc.net.0.flags = up" "lxc.net.0.ipv4.address = 10.231.0.2/24" \
+    "lxc.net.0.veth.ipv4.route = 10.231.0.2/32"
+
+# --- seccomp bundle (swiftlxc run, crun run) -----------------------------------------------
+# The OCI bundle again, with linux.seccomp set to podman's default profile.
+seccomp=$dir/seccomp
+mkdir -p "$seccomp"
+profile=/usr/share/containers/seccomp.json
+[ -f "$profile" ] || profile=$here/../Tests/LXCSeccompTests/Fixtures/containers-seccomp.json
+cmp -s "$profile" "$seccomp/profile.json" || cp "$profile" "$seccomp/profile.json"
+jq --slurpfile profile "$seccomp/profile.json" --arg rootfs "$rootfs" \
+    '.linux.seccomp = $profile[0] | .root.path = $rootfs' "$bundle/config.json" \
+    > "$seccomp/config.json"
+
+# --- conmon bundle (monitor-rss) -----------------------------------------------------------
+# conmon supervises a container that stays up: the same rootfs, running sleep.
+conmon=$dir/conmon/bundle
+mkdir -p "$conmon"
+jq --arg rootfs "$rootfs" '.process.args = ["/bin/sleep", "100000"] | .root.path = $rootfs' \
+    "$bundle/config.json" > "$conmon/config.json"
+
 # --- check each peer -----------------------------------------------------------------------
 status=0
 check() {
@@ -107,7 +153,7 @@ check() {
     shift
     # lxc-execute can hang after a failed setup; a bounded wait keeps the script finite.
     if out=$(timeout -s KILL 30 "$@" 2>&1 </dev/null); then
-        say "$name runs /bin/true: ok"
+        say "$name: ok"
     else
         say "$name FAILED (exit $?): $out"
         status=1
@@ -116,5 +162,10 @@ check() {
 check crun crun run --bundle "$bundle" swiftlxc-bench-peers-crun
 check runc runc run --bundle "$bundle" swiftlxc-bench-peers-runc
 check lxc-execute lxc-execute -P "$lxcdir" -n swiftlxc-bench-peers -f "$lxcconf" -- /bin/true
+check "crun with seccomp" crun run --bundle "$seccomp" swiftlxc-bench-peers-crun
+if check lxc-start lxc-start -P "$system/lxc" -n swiftlxc-bench-peers -f "$system/empty.conf" -d
+then
+    check lxc-stop lxc-stop -P "$system/lxc" -n swiftlxc-bench-peers -k
+fi
 [ $status = 0 ] || say "some peers failed; the bench will report and skip them"
 exit 0

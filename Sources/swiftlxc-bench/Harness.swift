@@ -36,6 +36,9 @@ struct Contender {
     /// The untimed check before the first run; nil runs `body`. Commands use it to capture
     /// their output, so a failure is reported with the program's own words.
     var check: (() throws(BenchError) -> Void)? = nil
+    /// When set, a run reports its own sample (a memory size, or a duration it timed itself)
+    /// and the harness records that instead of timing `body`.
+    var sample: (() throws(BenchError) -> UInt64)? = nil
 }
 
 extension Contender {
@@ -50,6 +53,19 @@ extension Contender {
             cleanup: { _ = try? cleanup?.capture(devNull: devNull) },
             check: { () throws(BenchError) in try command.check(devNull: devNull) })
     }
+
+    /// A contender whose runs measure themselves: `sample` returns one sample in the unit of
+    /// its group. The check is one untimed call of `sample`.
+    static func sampled(
+        _ name: String, detail: String, isSwiftLXC: Bool = false,
+        cleanup: @escaping () -> Void = {},
+        sample: @escaping () throws(BenchError) -> UInt64
+    ) -> Contender {
+        Contender(
+            name: name, detail: detail, isSwiftLXC: isSwiftLXC,
+            body: { () throws(BenchError) in _ = try sample() }, cleanup: cleanup,
+            sample: sample)
+    }
 }
 
 /// Order statistics of one contender's measured runs, in nanoseconds.
@@ -63,7 +79,13 @@ struct Statistics {
     /// Computes the statistics of `samples`; it must not be empty.
     init(_ samples: [UInt64]) {
         // A closure: an unapplied `Double.init` resolves to `init(bitPattern:)` here.
-        let sorted = samples.sorted().map { Double($0) }
+        self.init(values: samples.map { Double($0) })
+    }
+
+    /// Computes the statistics of `values`, which may be negative (a difference of two
+    /// contenders' paired runs); it must not be empty.
+    init(values: [Double]) {
+        let sorted = values.sorted()
         runs = sorted.count
         let middle = sorted.count / 2
         median =
@@ -93,6 +115,8 @@ struct ContenderResult {
     var detail: String
     var isSwiftLXC: Bool
     var outcome: Outcome
+    /// The measured samples in run order, for groups derived from paired runs; not reported.
+    var samples: [UInt64] = []
 
     var statistics: Statistics? {
         if case .measured(let statistics) = outcome { return statistics }
@@ -104,6 +128,12 @@ struct ContenderResult {
 struct RunSettings {
     var runs: Int
     var warmups: Int
+
+    /// At most `runs` measured runs and `warmups` warm-ups: for scenarios whose one run takes
+    /// a second or holds much memory, so the full bench stays within minutes.
+    func capped(runs: Int, warmups: Int) -> RunSettings {
+        RunSettings(runs: min(self.runs, runs), warmups: min(self.warmups, warmups))
+    }
 }
 
 /// Runs contenders against each other, alternating A, B, A, B… so that a slow phase of the
@@ -133,15 +163,20 @@ enum Harness {
         for round in 0..<total {
             for (index, contender) in contenders.enumerated() where failures[index] == nil {
                 let start = monotonicNanoseconds()
+                let value: UInt64
                 do {
-                    try contender.body()
+                    if let sample = contender.sample {
+                        value = try sample()
+                    } else {
+                        try contender.body()
+                        value = monotonicNanoseconds() - start
+                    }
                 } catch {
                     failures[index] = "run \(round + 1) failed: \(error.message)"
                     progress("\(label): \(contender.name): \(error.message)")
                     continue
                 }
-                let elapsed = monotonicNanoseconds() - start
-                if round >= settings.warmups { samples[index].append(elapsed) }
+                if round >= settings.warmups { samples[index].append(value) }
             }
         }
         for contender in contenders { contender.cleanup() }
@@ -155,7 +190,7 @@ enum Harness {
             }
             return ContenderResult(
                 name: contender.name, detail: contender.detail, isSwiftLXC: contender.isSwiftLXC,
-                outcome: outcome)
+                outcome: outcome, samples: samples[index])
         }
     }
 }

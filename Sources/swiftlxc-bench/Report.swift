@@ -9,7 +9,8 @@ struct Report {
     var groups: [ScenarioResult]
 
     static let ratioLegend =
-        "ratio = contender median / swiftlxc median; above 1 means SwiftLXC is faster"
+        "ratio = contender median / swiftlxc median; above 1 means SwiftLXC is faster "
+        + "(for memory: smaller)"
 
     private var modeText: String {
         "\(quick ? "quick" : "full") mode, \(settings.runs) measured runs per contender "
@@ -33,11 +34,12 @@ struct Report {
             Self.ratioLegend,
             "",
         ]
-        let header = [
-            pad("contender", 22), padLeft("median ms", 10), padLeft("p10", 9),
-            padLeft("p90", 9), padLeft("min", 9), padLeft("runs", 5), padLeft("ratio", 8),
-        ].joined()
         for group in groups {
+            let unit = group.unit
+            let header = [
+                pad("contender", 22), padLeft("median \(unit.name)", 10), padLeft("p10", 9),
+                padLeft("p90", 9), padLeft("min", 9), padLeft("runs", 5), padLeft("ratio", 8),
+            ].joined()
             lines.append("== \(group.id): \(group.title)")
             if let reason = group.skipped {
                 lines.append("   skipped: \(reason)")
@@ -49,8 +51,8 @@ struct Report {
                 var line = "   " + pad(contender.name, 22)
                 switch contender.outcome {
                 case .measured(let s):
-                    line += padLeft(milliseconds(s.median), 10) + padLeft(milliseconds(s.p10), 9)
-                    line += padLeft(milliseconds(s.p90), 9) + padLeft(milliseconds(s.minimum), 9)
+                    line += padLeft(unit.format(s.median), 10) + padLeft(unit.format(s.p10), 9)
+                    line += padLeft(unit.format(s.p90), 9) + padLeft(unit.format(s.minimum), 9)
                     line += padLeft("\(s.runs)", 5)
                     if contender.isSwiftLXC {
                         line += padLeft("1.00", 8) + "  (reference)"
@@ -88,7 +90,9 @@ struct Report {
                 out += "Skipped: \(reason).\n\n"
                 continue
             }
-            out += "| contender | median ms | p10 ms | p90 ms | min ms | runs | ratio |\n"
+            let unit = group.unit
+            let u = unit.name
+            out += "| contender | median \(u) | p10 \(u) | p90 \(u) | min \(u) | runs | ratio |\n"
             out += "|---|---:|---:|---:|---:|---:|---:|\n"
             let ratios = Dictionary(group.ratios, uniquingKeysWith: { first, _ in first })
             for contender in group.contenders {
@@ -99,8 +103,8 @@ struct Report {
                         contender.isSwiftLXC
                         ? "1.00 (reference)"
                         : ratios[contender.name].map { fixed($0, 2) } ?? ""
-                    out += "| \(name) | \(milliseconds(s.median)) | \(milliseconds(s.p10)) | "
-                    out += "\(milliseconds(s.p90)) | \(milliseconds(s.minimum)) | \(s.runs) | "
+                    out += "| \(name) | \(unit.format(s.median)) | \(unit.format(s.p10)) | "
+                    out += "\(unit.format(s.p90)) | \(unit.format(s.minimum)) | \(s.runs) | "
                     out += "\(ratio) |\n"
                 case .failed(let error):
                     out += "| \(name) | failed: \(markdownCell(error)) | | | | | |\n"
@@ -134,13 +138,19 @@ struct Report {
             if let reason = group.skipped {
                 fields.append(("skipped", .string(reason)))
             }
+            fields.append(("unit", .string(group.unit.name)))
+            if let runs = group.settings {
+                fields.append(("runs", .number(Double(runs.runs))))
+                fields.append(("warmups", .number(Double(runs.warmups))))
+            }
             fields.append(("notes", .array(group.notes.map(JSON.string))))
             fields.append(
                 (
                     "contenders",
                     .array(
                         group.contenders.map { contender in
-                            contenderJSON(contender, ratio: ratios[contender.name])
+                            contenderJSON(
+                                contender, unit: group.unit, ratio: ratios[contender.name])
                         })
                 ))
             return .object(fields)
@@ -168,17 +178,22 @@ struct Report {
         return root.rendered() + "\n"
     }
 
-    private func contenderJSON(_ contender: ContenderResult, ratio: Double?) -> JSON {
+    private func contenderJSON(
+        _ contender: ContenderResult, unit: SampleUnit, ratio: Double?
+    ) -> JSON {
         var fields: [(String, JSON)] = [
             ("name", .string(contender.name)), ("detail", .string(contender.detail)),
             ("swiftlxc", .bool(contender.isSwiftLXC)),
         ]
         switch contender.outcome {
         case .measured(let s):
+            let key = unit.name.lowercased()
             fields += [
                 ("status", .string("measured")), ("runs", .number(Double(s.runs))),
-                ("median_ms", .number(s.median / 1e6)), ("p10_ms", .number(s.p10 / 1e6)),
-                ("p90_ms", .number(s.p90 / 1e6)), ("min_ms", .number(s.minimum / 1e6)),
+                ("median_\(key)", .number(unit.scaled(s.median))),
+                ("p10_\(key)", .number(unit.scaled(s.p10))),
+                ("p90_\(key)", .number(unit.scaled(s.p90))),
+                ("min_\(key)", .number(unit.scaled(s.minimum))),
             ]
             if let ratio { fields.append(("ratio", .number(ratio))) }
         case .failed(let error):

@@ -20,6 +20,10 @@ struct ScenarioResult {
     var contenders: [ContenderResult] = []
     /// Facts a reader needs to interpret the numbers (parent RSS, what differs).
     var notes: [String] = []
+    /// What the samples are: durations, or memory sizes.
+    var unit: SampleUnit = .time
+    /// The runs of this group when they differ from the bench's settings.
+    var settings: RunSettings?
 
     /// A group that was not measured, listed so the table shows every scenario of the issue.
     static func skipped(_ id: String, _ title: String, reason: String) -> ScenarioResult {
@@ -41,6 +45,27 @@ struct ScenarioResult {
             }
             return (contender.name, median / base)
         }
+    }
+}
+
+/// The unit of a group's samples and how the report shows them.
+enum SampleUnit {
+    /// Nanoseconds, shown as milliseconds.
+    case time
+    /// KiB, shown as MiB.
+    case memory
+
+    /// The column and JSON key suffix.
+    var name: String { self == .time ? "ms" : "MiB" }
+
+    /// A sample in the unit the report shows.
+    func scaled(_ sample: Double) -> Double {
+        self == .time ? sample / 1e6 : sample / 1024
+    }
+
+    /// A sample as the report shows it: milliseconds with three decimals, MiB with two.
+    func format(_ sample: Double) -> String {
+        self == .time ? milliseconds(sample) : fixed(sample / 1024, 2)
     }
 }
 
@@ -71,6 +96,9 @@ final class BenchContext {
     var rootfsPath: String { "\(peersDirectory)/bundle/rootfs" }
     var lxcPath: String { "\(peersDirectory)/lxc" }
     var lxcConfigPath: String { "\(peersDirectory)/lxc/bench.conf" }
+    /// The system containers' files: `rootfs` from Scripts/make-rootfs.sh, `empty.conf` and
+    /// `veth.conf`, and the lxcpaths both runtimes create containers in.
+    var systemPath: String { "\(peersDirectory)/system" }
 }
 
 /// The scenarios of the benchmark issue, in report order.
@@ -78,26 +106,16 @@ enum Scenarios {
     static let all: [any Scenario] = [
         SpawnScenario(),
         StartScenario(),
-        PendingScenario(
-            id: "system-start", title: "system container: start to RUNNING, then stop",
-            feature: "the LXC-style start with a monitor"),
-        PendingScenario(
-            id: "concurrent-start", title: "50 concurrent starts: total time and peak memory",
-            feature: "the OCI run verb"),
-        PendingScenario(
-            id: "monitor-rss", title: "monitor RSS vs LXC's monitor and conmon",
-            feature: "the monitor"),
+        SystemStartScenario(),
+        ConcurrentStartScenario(),
+        MonitorRSSScenario(),
         PendingScenario(
             id: "console", title: "console throughput", feature: "the console ring buffer"),
-        PendingScenario(
-            id: "seccomp", title: "seccomp: policy compile and notify round trip",
-            feature: "seccomp"),
+        SeccompScenario(),
         PendingScenario(
             id: "mount-injection", title: "mount injection latency",
             feature: "mount injection"),
-        PendingScenario(
-            id: "network", title: "network setup (veth, addresses, routes)",
-            feature: "networking"),
+        NetworkScenario(),
         PendingScenario(id: "attach", title: "attach latency", feature: "attach"),
     ]
 }
