@@ -61,7 +61,7 @@ let package = Package(
                 "LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSeccomp", "LXCSystem",
             ]
         ),
-        .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSeccomp", "LXCSystem"]),
+        .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSeccomp", "LXCSystem", "CShim"]),
         .testTarget(name: "LXCNetworkTests", dependencies: ["LXCNetwork", "LXCSystem"]),
         .testTarget(name: "LXCCgroupsTests", dependencies: ["LXCCgroups", "LXCSystem"]),
         .testTarget(

@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 import LXCRuntime
 import LXCSystem
@@ -94,6 +95,11 @@ struct LifecycleTests {
         #expect(container.state == .running)
         #expect(container.initPID > 0)
         #expect(cgroupDirectories(name).count >= 5)
+        // The init's pidfd from the monitor refers to the same live process.
+        let pidfd = try container.initPIDFD()
+        #expect(pidfd_send_signal(pidfd.rawValue, 0, nil, 0) == 0)
+        let fdinfo = try FileContents.readText("/proc/self/fdinfo/\(pidfd.rawValue)")
+        #expect(fdinfo.contains("Pid:\t\(container.initPID)"))
 
         let (infoStatus, info) = try cli(["info", "-n", name, "-P", lxcpath.path, "--json"])
         #expect(infoStatus == 0)
@@ -575,6 +581,34 @@ struct HookTests {
         #expect(
             try FileContents.readText(TestRootfsPath.value + inside + ".log")
                 == "start hooked lxc start start\n")
+    }
+
+    @Test func stopCloneAndDestroyHooksRun() throws {
+        let log = "/tmp/swiftlxc-hooks2-\(getpid()).log"
+        defer { unlink(log) }
+        let lxcpath = TestLXCPath("hooks")
+        let container = Container(name: "hk\(getpid())", lxcpath: lxcpath.path)
+        var items: [(String, String)] = [("lxc.net.0.type", "empty")]
+        for stage in ["stop", "clone", "destroy"] {
+            items.append(("lxc.hook.\(stage)", try hook(stage, log: log)))
+        }
+        defer {
+            for stage in ["stop", "clone", "destroy"] {
+                unlink("/tmp/swiftlxc-hook-\(getpid())-\(stage).sh")
+            }
+        }
+        try container.create(rootfs: .inPlace(rootfs), items: items)
+        try container.start(command: ["/bin/sleep", "30"])
+        try container.stop()
+        let copy = try container.copy(to: "hk\(getpid())c")
+        try copy.destroy()
+        let lines = (try FileContents.readText(log)).split(separator: "\n").map(String.init)
+        #expect(
+            lines == [
+                "stop \(container.name) lxc stop stop \(container.name) ",
+                "clone \(copy.name) lxc clone clone \(copy.name) ",
+                "destroy \(copy.name) lxc destroy destroy \(copy.name) ",
+            ])
     }
 
     @Test func failingHookFailsTheStartAndLeavesNothing() throws {
