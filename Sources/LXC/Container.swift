@@ -149,20 +149,7 @@ public final class Container: @unchecked Sendable {
         let lock = try takeLock()
         defer { withExtendedLifetime(lock) {} }
         guard !isRunning else { throw .store(.running(name)) }
-        var configuration = try loadConfiguration()
-        let oldRoot = store.directory(of: name) + "/rootfs"
-        let newRoot = store.directory(of: newName) + "/rootfs"
-        do {
-            let path = try configuration.get("lxc.rootfs.path")
-            if path == "dir:" + oldRoot || path == oldRoot {
-                try configuration.set("lxc.rootfs.path", "dir:" + newRoot)
-            }
-            if (try? configuration.get("lxc.uts.name")) == name {
-                try configuration.set("lxc.uts.name", newName)
-            }
-        } catch {
-            throw .config([error])
-        }
+        let configuration = try configuration(movedTo: newName)
         do {
             try store.copy(name, to: newName, configText: configuration.text)
         } catch {
@@ -179,6 +166,20 @@ public final class Container: @unchecked Sendable {
         let lock = try takeLock()
         defer { withExtendedLifetime(lock) {} }
         guard !isRunning else { throw .store(.running(name)) }
+        let configuration = try configuration(movedTo: newName)
+        do {
+            try store.rename(name, to: newName, configText: configuration.text)
+        } catch {
+            throw .store(error)
+        }
+        return Container(name: newName, lxcpath: lxcpath)
+    }
+
+    /// This container's config for a copy or new name: a rootfs inside the container's
+    /// directory, and a hostname equal to its name, follow the new name.
+    private func configuration(movedTo newName: String) throws(ContainerError)
+        -> LXCConfiguration
+    {
         var configuration = try loadConfiguration()
         let oldRoot = store.directory(of: name) + "/rootfs"
         let newRoot = store.directory(of: newName) + "/rootfs"
@@ -193,12 +194,7 @@ public final class Container: @unchecked Sendable {
         } catch {
             throw .config([error])
         }
-        do {
-            try store.rename(name, to: newName, configText: configuration.text)
-        } catch {
-            throw .store(error)
-        }
-        return Container(name: newName, lxcpath: lxcpath)
+        return configuration
     }
 
     /// The `clone` and `destroy` hooks of `container`'s config, run on the host.

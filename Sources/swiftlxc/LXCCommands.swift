@@ -153,7 +153,8 @@ enum LXCCommands {
         }
         guard !states.isEmpty else {
             printError(
-                "swiftlxc wait: -s STATE is required (\(ContainerState.allCases.map(\.rawValue).joined(separator: "|")))"
+                "swiftlxc wait: -s STATE is required ("
+                    + ContainerState.allCases.map(\.rawValue).joined(separator: "|") + ")"
             )
             return 2
         }
