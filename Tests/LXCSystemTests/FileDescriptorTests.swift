@@ -13,7 +13,8 @@ private func openDescriptors(atLeast minimum: Int32) -> [Int32] {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
             String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
         }
-        if let fd = Int32(name), fd >= minimum { result.append(fd) }
+        // Below 950: releaseHandsOwnershipOn() works at 950 and up at the same time.
+        if let fd = Int32(name), fd >= minimum, fd < 950 { result.append(fd) }
     }
     return result.sorted()
 }
