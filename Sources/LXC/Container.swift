@@ -341,7 +341,9 @@ public final class Container: @unchecked Sendable {
     /// Sends `lxc.signal.halt` (SIGPWR by default) and waits up to `timeout` seconds for the
     /// container to stop; after that it is killed. Returns whether it stopped by itself.
     public func shutdown(timeout: Int) throws(ContainerError) -> Bool {
-        try send(signal: signalItem("lxc.signal.halt", default: SIGPWR))
+        let signal = try signalItem("lxc.signal.halt", default: SIGPWR)
+        awaitHandler(of: signal, in: initPID)
+        try send(signal: signal)
         if timeout != 0 && wait(for: .stopped, timeout: timeout) { return true }
         try? stop()
         return false
@@ -355,7 +357,9 @@ public final class Container: @unchecked Sendable {
     public func reboot(timeout: Int = 0) throws(ContainerError) -> Bool {
         let before = initPID
         guard before > 0 else { return true }
-        try send(signal: signalItem("lxc.signal.reboot", default: SIGINT))
+        let signal = try signalItem("lxc.signal.reboot", default: SIGINT)
+        awaitHandler(of: signal, in: before)
+        try send(signal: signal)
         if timeout == 0 { return true }
         let deadline = timeout < 0 ? Int.max : timeout * 1000
         var waited = 0
@@ -515,6 +519,22 @@ public final class Container: @unchecked Sendable {
             throw .command(what, reason)
         }
         return reply.payload
+    }
+
+    /// A pid-namespace init receives only signals it has a handler for, and a just-started
+    /// init may not have installed it yet: the kernel would drop the signal. Waits up to two
+    /// seconds for `signal` to show in the init's caught set (`SigCgt`).
+    private func awaitHandler(of signal: Int32, in pid: pid_t) {
+        guard pid > 0 else { return }
+        for _ in 0..<200 {
+            guard let status = try? FileContents.readText("/proc/\(pid)/status") else { return }
+            let line = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }
+            let mask = line.flatMap {
+                UInt64($0.dropFirst(7).filter { !$0.isWhitespace }, radix: 16)
+            }
+            if let mask, mask & (1 << UInt64(signal - 1)) != 0 { return }
+            usleep(10_000)
+        }
     }
 
     private func send(signal: Int32) throws(ContainerError) {
