@@ -240,8 +240,7 @@ public final class Container: @unchecked Sendable {
         }
         guard isDefined else { throw .store(.notDefined(name)) }
         guard !isRunning else { throw .store(.running(name)) }
-        // Fail here, with the config's own errors, rather than in the detached monitor.
-        _ = try makeRequest(command: command, useInit: useInit)
+        // The config is loaded and planned once, by the monitor; its errors come back as text.
         if daemonize {
             try startMonitorProcess(command: command, useInit: useInit)
         } else {
@@ -260,7 +259,7 @@ public final class Container: @unchecked Sendable {
             do {
                 return try self.makeRequest(command: command, useInit: useInit)
             } catch {
-                throw LaunchError.protocolError("\(error)")
+                throw LaunchError.reported("\(error)")
             }
         }
         return monitor.run(ready: ready)
@@ -317,7 +316,7 @@ public final class Container: @unchecked Sendable {
                     report.hasPrefix("error ")
                     ? String(report.dropFirst(6))
                     : "the monitor \(status) without reporting"
-                throw ContainerError.launch(.protocolError(reason))
+                throw ContainerError.launch(.reported(reason))
             }
         } catch let error as ContainerError {
             throw error

@@ -158,7 +158,8 @@ public enum ConfigKeys {
             "signal the monitor gets when its parent dies (default SIGKILL)"),
         ConfigKey(
             "lxc.mount.auto",
-            "proc[:mixed|rw] sys[:ro|mixed|rw] cgroup[-full][:mixed|ro|rw][:force] cgroup2[:ro][:force] shmounts:<host>[:<container>]",
+            "proc[:mixed|rw] sys[:ro|mixed|rw] cgroup[-full][:mixed|ro|rw][:force] "
+                + "cgroup2[:ro][:force] shmounts:<host>[:<container>]",
             "standard filesystems mounted automatically"),
         ConfigKey(
             "lxc.mount.entry", "<source> <target> <type> <options> [<dump> <pass>]",

@@ -1,28 +1,12 @@
 import Glibc
 import LXCCgroups
+import LXCConfig
 import LXCInit
 import LXCNetwork
 import LXCSystem
 
-/// A uid or gid range of a user namespace: `container` … maps to `host` … on the host.
-public struct IDMapping: Sendable, Equatable {
-    public enum Kind: String, Sendable {
-        case user = "u"
-        case group = "g"
-    }
-
-    public var kind: Kind
-    public var containerID: UInt32
-    public var hostID: UInt32
-    public var count: UInt32
-
-    public init(kind: Kind, containerID: UInt32, hostID: UInt32, count: UInt32) {
-        self.kind = kind
-        self.containerID = containerID
-        self.hostID = hostID
-        self.count = count
-    }
-}
+/// A uid or gid range of a user namespace, as the container model holds it.
+public typealias IDMapping = ContainerConfig.IDMap
 
 /// Errors of a container start, each naming where it happened.
 public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -41,6 +25,9 @@ public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The stage ended without saying why.
     case stageDied(TerminationStatus)
     case protocolError(String)
+    /// A failure another process reported as text (the monitor, or building the launch in
+    /// it); the text says what and why.
+    case reported(String)
 
     /// The exit status a command line reports: 127 when the workload could not be executed.
     public var exitStatus: Int32 {
@@ -58,6 +45,7 @@ public enum LaunchError: Error, Equatable, Sendable, CustomStringConvertible {
         case .container(let failure): return failure.description
         case .stageDied(let status): return "container set-up \(status)"
         case .protocolError(let text): return "sync protocol: \(text)"
+        case .reported(let text): return text
         }
     }
 }

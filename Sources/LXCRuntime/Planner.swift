@@ -174,11 +174,7 @@ public enum Planner {
         case .oci:
             request.cgroup = try ociCgroup(config, id: name)
         }
-        request.idMappings = config.idmaps.map {
-            IDMapping(
-                kind: $0.kind == .user ? .user : .group, containerID: $0.containerID,
-                hostID: $0.hostID, count: $0.count)
-        }
+        request.idMappings = config.idmaps
         if namespaces.contains(.user) && request.idMappings.isEmpty {
             throw PlanError(
                 flavor == .lxc ? "lxc.idmap" : "linux.uidMappings",

@@ -156,10 +156,12 @@ import Testing
              "ioPriority":{"class":"IOPRIO_CLASS_IDLE"},"rlimits":[{"type":"RLIMIT_NOFILE","soft":1,"hard":2}],
              "capabilities":{"bounding":["CAP_NET_RAW","sys_admin"]}},
              "root":{"path":"rootfs","readonly":true},"hostname":"h","extra":1,
-             "linux":{"intelRdt":{"closID":"x"},"namespaces":[{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"}],
+             "linux":{"intelRdt":{"closID":"x"},"namespaces":[{"type":"pid"},
+               {"type":"network","path":"/proc/1/ns/net"}],
              "timeOffsets":{"boottime":{"secs":5,"nanosecs":6}},
              "seccomp":{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,
-              "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY","args":[{"index":1,"value":2,"op":"SCMP_CMP_EQ"}]}]}}}
+              "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY",
+                "args":[{"index":1,"value":2,"op":"SCMP_CMP_EQ"}]}]}}}
             """
         let (spec, warnings) = try OCISpec.decode(Array(json.utf8))
         #expect(
@@ -187,7 +189,8 @@ import Testing
             "process.user: missing required field"
         ),
         (
-            "{\"ociVersion\":\"1.0\",\"process\":{\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0},\"capabilities\":{\"bounding\":[\"CAP_BOGUS\"]}}}",
+            "{\"ociVersion\":\"1.0\",\"process\":{\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0},"
+                + "\"capabilities\":{\"bounding\":[\"CAP_BOGUS\"]}}}",
             "process.capabilities.bounding: unknown capability CAP_BOGUS"
         ),
         (

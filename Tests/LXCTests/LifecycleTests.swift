@@ -178,6 +178,17 @@ struct LifecycleTests {
             (error as? ContainerError)?.description == "container \(name) is running"
         }
         try container.stop()
+        // The monitor loads and plans the config; its error comes back as it was written.
+        let unsupported = Container(name: "unsup\(getpid())", lxcpath: lxcpath.path)
+        try unsupported.create(
+            rootfs: .inPlace(rootfs), items: [("lxc.mount.auto", "shmounts:/tmp/nowhere")])
+        #expect {
+            try unsupported.start()
+        } throws: { error in
+            (error as? ContainerError)?.description
+                == "lxc.mount.auto: shmounts is not supported yet"
+        }
+        #expect(unsupported.state == .stopped)
         #expect {
             try Container(name: "a/b", lxcpath: lxcpath.path).start()
         } throws: { error in

@@ -113,7 +113,8 @@ struct shim_spawn_result {
 /*
  * Starts request->path in a child made by clone(CLONE_VM|CLONE_VFORK|clone_flags).
  * All signals are blocked across clone; the child resets caught signals to their default
- * before it unblocks every signal (or restores the caller's mask with KEEP_SIGMASK), applies the fd map with dup2, and calls execve at once.
+ * before it unblocks every signal (or restores the caller's mask with KEEP_SIGMASK),
+ * applies the fd map with dup2, and calls execve at once.
  * An execve failure travels back over a close-on-exec pipe; the child is then reaped.
  * Returns 0 with pid (and pidfd) set, or -1 with error and stage set.
  */
