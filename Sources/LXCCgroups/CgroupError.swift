@@ -34,6 +34,16 @@ public enum CgroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The host's cgroup mounts could not be understood.
     case layout(String)
 
+    /// The kernel's errno where one caused the failure, else EINVAL.
+    public var errno: Errno {
+        switch self {
+        case .write(_, _, let errno), .read(_, let errno), .bpf(_, let errno, _): return errno
+        case .system(let error): return error.errno
+        case .alreadyExists: return .EEXIST
+        default: return .EINVAL
+        }
+    }
+
     public var description: String {
         switch self {
         case .write(let path, let value, let errno):

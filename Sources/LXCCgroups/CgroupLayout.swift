@@ -154,6 +154,18 @@ public struct CgroupLayout: Equatable, Sendable {
         !hierarchies.contains { $0.version == .v1 && !$0.controllers.isEmpty }
     }
 
+    /// The layout in one line, for the log: `pure cgroup2`, `hybrid` or `cgroup v1`, then
+    /// where the unified hierarchy is and which controllers it offers.
+    public var summary: String {
+        let kind =
+            isPureUnified && unified != nil
+            ? "pure cgroup2" : unified == nil ? "cgroup v1" : "hybrid"
+        guard let unified else { return kind }
+        let controllers =
+            unified.controllers.isEmpty ? "none" : unified.controllers.joined(separator: " ")
+        return "\(kind), unified at \(unified.mountPoint) with controllers: \(controllers)"
+    }
+
     /// Where `controller` lives: the v1 hierarchy that carries it, else cgroup2 when the
     /// unified root offers it. `freezer` and `devices` have no cgroup2 controller: there
     /// they are core features (`cgroup.freeze`, BPF device programs) of any unified mount.

@@ -161,6 +161,13 @@ public final class ContainerCgroup {
     /// Every directory the processes are placed in, one per hierarchy.
     public var payloadDirectories: [String] { members.map(\.payloadDirectory) }
 
+    /// The cgroups a process attached to the running container must join, one per hierarchy:
+    /// the inner cgroup (`lxc.cgroup.dir.container.inner`) when there is one, which is the
+    /// root of the container's cgroup namespace and lies below its limits, else the
+    /// container's own cgroup. The attached process joins them before it joins the
+    /// container's cgroup namespace.
+    public var attachDirectories: [String] { payloadDirectories }
+
     /// The directory in the unified hierarchy that holds the processes, if cgroup2 is mounted.
     public var unifiedPayloadDirectory: String? {
         members.first { $0.hierarchy.version == .v2 }?.payloadDirectory

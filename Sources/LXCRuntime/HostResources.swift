@@ -13,11 +13,27 @@ public struct CgroupPlan: Sendable {
     public var path: CgroupPath
     public var resources: CgroupResources?
     public var items: [CgroupItem] = []
+    /// The hierarchies to create it in; detected at creation when nil. A monitor that has
+    /// moved into its own cgroup passes the layout it saw before, so that the container's
+    /// base is the monitor's original cgroup and not the monitor cgroup.
+    public var layout: CgroupLayout?
 
     public init(path: CgroupPath, resources: CgroupResources? = nil, items: [CgroupItem] = []) {
         self.path = path
         self.resources = resources
         self.items = items
+    }
+}
+
+/// The monitor's own cgroup (`lxc.cgroup.dir.monitor`) and where it goes when it leaves
+/// (`lxc.cgroup.dir.monitor.pivot`, as `<pivot>/lxc.pivot`; nil: back where it came from).
+public struct MonitorCgroupPlan: Sendable, Equatable {
+    public var path: CgroupPath
+    public var pivot: CgroupPath?
+
+    public init(path: CgroupPath, pivot: CgroupPath? = nil) {
+        self.path = path
+        self.pivot = pivot
     }
 }
 
@@ -36,13 +52,22 @@ final class HostResources {
     func createCgroup(_ plan: CgroupPlan?) throws(LaunchError) {
         guard let plan else { return }
         do {
-            let layout = try CgroupLayout.detect()
+            let layout: CgroupLayout
+            if let known = plan.layout {
+                layout = known
+            } else {
+                layout = try CgroupLayout.detect()
+            }
+            log.info("cgroup layout: \(layout.summary)")
             if plan.path.uniquify { removeStale(plan.path, in: layout) }
             let cgroup = try ContainerCgroup.create(plan.path, in: layout)
             self.cgroup = cgroup
             if let resources = plan.resources { try cgroup.apply(resources) }
             if !plan.items.isEmpty { try cgroup.apply(plan.items) }
         } catch {
+            // A limit the kernel refuses fails the start, which leaves nothing behind.
+            if let cgroup { try? cgroup.remove() }
+            cgroup = nil
             throw .host(
                 step: "set up cgroups",
                 SyscallError(
@@ -144,6 +169,30 @@ final class HostResources {
 }
 
 extension Planner {
+    /// The monitor's cgroup of an LXC config: `lxc.cgroup.dir.monitor`, exact, below the
+    /// same base as the container's (`lxc.cgroup.relative`), and the pivot it moves to when
+    /// it leaves (`lxc.cgroup.dir.monitor.pivot`). Nil when no monitor dir is set: the
+    /// monitor then stays in the cgroup it was started in (see Docs/architecture.md).
+    static func lxcMonitorCgroup(_ config: ContainerConfig) throws(PlanError) -> MonitorCgroupPlan?
+    {
+        let cgroup = config.cgroup
+        guard let monitor = cgroup.monitorDir else { return nil }
+        let path: CgroupPath
+        do {
+            path = try .lxcIsolated(container: monitor, inner: nil, relative: cgroup.relative)
+        } catch {
+            throw PlanError("lxc.cgroup.dir.monitor", error.description)
+        }
+        guard let pivot = cgroup.monitorPivotDir else { return MonitorCgroupPlan(path: path) }
+        do {
+            let parked = try CgroupPath(
+                base: path.base, limit: pivot + "/lxc.pivot", allowExisting: true)
+            return MonitorCgroupPlan(path: path, pivot: parked)
+        } catch {
+            throw PlanError("lxc.cgroup.dir.monitor.pivot", error.description)
+        }
+    }
+
     /// The cgroup of an LXC config: `lxc.payload.<name>` (or `lxc.cgroup.dir`,
     /// `lxc.cgroup.dir.container[.inner]`, `lxc.cgroup.relative`) with its raw items.
     static func lxcCgroup(_ config: ContainerConfig, name: String) throws(PlanError) -> CgroupPlan {

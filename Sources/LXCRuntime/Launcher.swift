@@ -66,6 +66,9 @@ public struct LaunchRequest: Sendable {
     public var warnings: [String] = []
     /// The container's cgroup; nil runs it in the caller's.
     public var cgroup: CgroupPlan?
+    /// The cgroup the monitor moves into before it starts the container; only a `Monitor`
+    /// acts on it (`Launcher.start` leaves the calling process where it is).
+    public var monitorCgroup: MonitorCgroupPlan?
     /// Network devices to create (`lxc.net.N` other than `empty` and `none`).
     public var networks: [NetworkSpec] = []
     /// `lxc.seccomp.notify.proxy` (`/path` or `@name`) and its cookie, for the monitor.
@@ -106,8 +109,11 @@ public struct LaunchedContainer: ~Copyable {
     /// the container's init ends or `keeperLine` is written to. Call only from a
     /// single-threaded process: it forks.
     /// `closing` lists the caller's descriptors the keeper must not hold (a listening socket
-    /// that has to disappear with the caller).
-    public func startKeeper(closing: [Int32] = []) throws(SyscallError) -> FileDescriptor {
+    /// that has to disappear with the caller). A keeper forked inside the caller's
+    /// `monitorCgroup` also removes that cgroup when the caller dies, moving itself out first.
+    public func startKeeper(closing: [Int32] = [], monitorCgroup: MonitorCgroup? = nil)
+        throws(SyscallError) -> FileDescriptor
+    {
         let line = try Pipe()
         let first = fork()
         if first < 0 { throw SyscallError(.current, call: "fork", object: "keeper") }
@@ -130,6 +136,11 @@ public struct LaunchedContainer: ~Copyable {
                     var wait = pollfd(fd: process.fd.rawValue, events: Int16(POLLIN), revents: 0)
                     _ = poll(&wait, 1, 5000)
                     resources.release()
+                    do {
+                        try monitorCgroup?.leave()
+                    } catch {
+                        Logger("monitor").warn("monitor cgroup removal: \(error)")
+                    }
                 }
             }
             _exit(0)

@@ -1,4 +1,5 @@
 import Glibc
+import LXCCgroups
 import LXCSeccomp
 import LXCSystem
 
@@ -34,6 +35,9 @@ public final class Monitor {
     private var listener: Int32 = -1
     /// The seccomp proxy of `lxc.seccomp.notify.proxy`, connected at start.
     private var proxy: SeccompProxyClient?
+    /// The monitor's own cgroup (`lxc.cgroup.dir.monitor`), entered before the first start
+    /// and left when the container has stopped or failed to start.
+    private var monitorCgroup: MonitorCgroup?
 
     /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
     /// reboot picks up the config as it is then.
@@ -74,6 +78,8 @@ public final class Monitor {
             container = try launch()
         } catch {
             state = .stopped
+            // Before the report: a failed start has left nothing behind once it is known.
+            leaveMonitorCgroup()
             ready(error)
             return .exited(1)
         }
@@ -106,6 +112,7 @@ public final class Monitor {
                     log.error("restart of \(name) failed: \(error)")
                 }
             }
+            leaveMonitorCgroup()
             state = .stopped
             log.info("container \(name) stopped: \(status)")
             return status
@@ -113,7 +120,12 @@ public final class Monitor {
     }
 
     private func launch() throws(LaunchError) -> LaunchedContainer {
-        let request = try makeRequest()
+        var request = try makeRequest()
+        try enterMonitorCgroup(request.monitorCgroup)
+        if let monitorCgroup {
+            // The container's base is where the monitor came from, not the monitor cgroup.
+            request.cgroup?.layout = monitorCgroup.layout
+        }
         let container = try Launcher.start(request)
         proxy = nil
         if let address = request.seccompProxy, container.seccompListener >= 0 {
@@ -128,11 +140,43 @@ public final class Monitor {
             }
         }
         do {
-            keeper = try container.startKeeper(closing: [listener]).release()
+            keeper = try container.startKeeper(closing: [listener], monitorCgroup: monitorCgroup)
+                .release()
         } catch {
             log.warn("no keeper for \(name): \(error); it will outlive a killed monitor")
         }
         return container
+    }
+
+    /// Moves this process into `lxc.cgroup.dir.monitor` in every hierarchy, once: a restart
+    /// after a reboot keeps the cgroup the first start entered.
+    private func enterMonitorCgroup(_ plan: MonitorCgroupPlan?) throws(LaunchError) {
+        guard let plan, monitorCgroup == nil else { return }
+        let started = MonotonicClock.now()
+        do {
+            let layout = try CgroupLayout.detect()
+            monitorCgroup = try MonitorCgroup.enter(plan.path, pivot: plan.pivot, layout: layout)
+            log.debug(
+                "phase monitor-cgroup-entered \(MonotonicClock.milliseconds(since: started)) ms")
+        } catch {
+            throw .host(
+                step: "enter the monitor cgroup (lxc.cgroup.dir.monitor)",
+                SyscallError(error.errno, call: "cgroup", object: error.description))
+        }
+    }
+
+    /// Moves this process (and anything it started that is still there) out of the monitor
+    /// cgroup and removes it. Problems are logged: the container is already gone.
+    private func leaveMonitorCgroup() {
+        guard let cgroup = monitorCgroup else { return }
+        monitorCgroup = nil
+        let started = MonotonicClock.now()
+        do {
+            try cgroup.leave()
+            log.debug("phase monitor-cgroup-left \(MonotonicClock.milliseconds(since: started)) ms")
+        } catch {
+            log.warn("monitor cgroup removal: \(error)")
+        }
     }
 
     private func standDownKeeper() {

@@ -170,6 +170,7 @@ public enum Planner {
         switch flavor {
         case .lxc:
             request.cgroup = try lxcCgroup(config, name: name)
+            request.monitorCgroup = try lxcMonitorCgroup(config)
             request.networks = networkSpecs(config)
         case .oci:
             request.cgroup = try ociCgroup(config, id: name)
