@@ -24,14 +24,14 @@ import Testing
                 "lxc_log", "lxc_config_item_is_supported", "reboot2", "cgroup_relative",
                 "seccomp_allow_nesting", "seccomp_notify", "network_veth_routes",
                 "network_l2proxy", "network_gateway_device_route", "network_phys_macvlan_mtu",
-                "network_veth_router", "cgroup2_devices", "pidfd", "time_namespace",
+                "network_veth_router", "cgroup2_devices", "cgroup2", "pidfd",
+                "cgroup_advanced_isolation", "time_namespace",
                 "seccomp_allow_deny_syntax", "seccomp_notify_fd_active",
                 "seccomp_proxy_send_notify_fd",
             ])
         // Implemented in part, or not tested on a kernel that has the feature.
         for name in [
-            "console_log", "mount_injection", "network_ipvlan", "cgroup2", "network_bridge_vlan",
-            "cgroup_advanced_isolation",
+            "console_log", "mount_injection", "network_ipvlan", "network_bridge_vlan",
         ] {
             #expect(!hasAPIExtension(name), "\(name)")
         }
