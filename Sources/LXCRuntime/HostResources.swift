@@ -37,6 +37,39 @@ public struct MonitorCgroupPlan: Sendable, Equatable {
     }
 }
 
+extension MonitorCgroupPlan {
+    /// Moves the calling process into the monitor cgroup in every hierarchy; the layout it
+    /// returns is the one seen before the move, for the container's cgroup.
+    func enter() throws(LaunchError) -> MonitorCgroup {
+        let started = MonotonicClock.now()
+        do {
+            let layout = try CgroupLayout.detect()
+            let cgroup = try MonitorCgroup.enter(path, pivot: pivot, layout: layout)
+            Logger("monitor").debug(
+                "phase monitor-cgroup-entered \(MonotonicClock.milliseconds(since: started)) ms")
+            return cgroup
+        } catch {
+            throw .host(
+                step: "enter the monitor cgroup (lxc.cgroup.dir.monitor)",
+                SyscallError(error.errno, call: "cgroup", object: error.description))
+        }
+    }
+}
+
+extension MonitorCgroup {
+    /// `leave()`, with problems logged: the container is already gone.
+    func leaveLogging() {
+        let started = MonotonicClock.now()
+        do {
+            try leave()
+            Logger("monitor").debug(
+                "phase monitor-cgroup-left \(MonotonicClock.milliseconds(since: started)) ms")
+        } catch {
+            Logger("monitor").warn("monitor cgroup removal: \(error)")
+        }
+    }
+}
+
 /// What the host owns for a running container, released when it stops or fails to start.
 final class HostResources {
     var cgroup: ContainerCgroup?

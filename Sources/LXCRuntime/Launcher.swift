@@ -66,8 +66,9 @@ public struct LaunchRequest: Sendable {
     public var warnings: [String] = []
     /// The container's cgroup; nil runs it in the caller's.
     public var cgroup: CgroupPlan?
-    /// The cgroup the monitor moves into before it starts the container; only a `Monitor`
-    /// acts on it (`Launcher.start` leaves the calling process where it is).
+    /// The cgroup the monitor moves into before it starts the container. A `Monitor` and
+    /// `Launcher.run` act on it (the caller is the monitor); `Launcher.start` leaves the
+    /// calling process where it is.
     public var monitorCgroup: MonitorCgroupPlan?
     /// Network devices to create (`lxc.net.N` other than `empty` and `none`).
     public var networks: [NetworkSpec] = []
@@ -291,9 +292,16 @@ public enum Launcher {
         return LaunchedContainer(process: process, socket: socket, resources: resources)
     }
 
-    /// Starts `request`, waits for the workload and returns its status.
+    /// Starts `request`, waits for the workload and returns its status. The calling process
+    /// is the container's monitor: it enters `request.monitorCgroup` for the run, and leaves
+    /// and removes it afterwards.
     public static func run(_ request: LaunchRequest) throws(LaunchError) -> TerminationStatus {
-        try start(request).wait()
+        guard let plan = request.monitorCgroup else { return try start(request).wait() }
+        let monitorCgroup = try plan.enter()
+        defer { monitorCgroup.leaveLogging() }
+        var request = request
+        request.cgroup?.layout = monitorCgroup.layout
+        return try start(request).wait()
     }
 
     /// The container-side binary: `SWIFTLXC_INIT`, or `swiftlxc-init` beside this executable.

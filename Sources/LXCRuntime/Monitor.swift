@@ -152,31 +152,14 @@ public final class Monitor {
     /// after a reboot keeps the cgroup the first start entered.
     private func enterMonitorCgroup(_ plan: MonitorCgroupPlan?) throws(LaunchError) {
         guard let plan, monitorCgroup == nil else { return }
-        let started = MonotonicClock.now()
-        do {
-            let layout = try CgroupLayout.detect()
-            monitorCgroup = try MonitorCgroup.enter(plan.path, pivot: plan.pivot, layout: layout)
-            log.debug(
-                "phase monitor-cgroup-entered \(MonotonicClock.milliseconds(since: started)) ms")
-        } catch {
-            throw .host(
-                step: "enter the monitor cgroup (lxc.cgroup.dir.monitor)",
-                SyscallError(error.errno, call: "cgroup", object: error.description))
-        }
+        monitorCgroup = try plan.enter()
     }
 
     /// Moves this process (and anything it started that is still there) out of the monitor
-    /// cgroup and removes it. Problems are logged: the container is already gone.
+    /// cgroup and removes it.
     private func leaveMonitorCgroup() {
-        guard let cgroup = monitorCgroup else { return }
+        monitorCgroup?.leaveLogging()
         monitorCgroup = nil
-        let started = MonotonicClock.now()
-        do {
-            try cgroup.leave()
-            log.debug("phase monitor-cgroup-left \(MonotonicClock.milliseconds(since: started)) ms")
-        } catch {
-            log.warn("monitor cgroup removal: \(error)")
-        }
     }
 
     private func standDownKeeper() {

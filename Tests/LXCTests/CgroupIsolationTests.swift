@@ -150,6 +150,24 @@ struct CgroupIsolationTests {
         #expect(leftovers(fixture.directories).isEmpty)
     }
 
+    @Test func aRebootKeepsTheMonitorCgroupAndMakesTheContainerAgain() throws {
+        let fixture = IsolationFixture("reboot")
+        let container = try fixture.make([
+            ("lxc.signal.halt", "SIGUSR1"), ("lxc.signal.reboot", "SIGTERM"),
+        ])
+        try container.start()
+        let first = container.initPID
+        let monitorPID = parent(of: first)
+        #expect(try container.reboot(timeout: 20))
+        let second = container.initPID
+        #expect(second > 0 && second != first)
+        #expect(parent(of: second) == monitorPID)
+        #expect(cgroups(of: monitorPID)["pids"] == "/" + fixture.monitor)
+        #expect(cgroups(of: second)["pids"] == "/\(fixture.container)/\(fixture.inner)")
+        try container.stop()
+        #expect(leftovers(fixture.directories).isEmpty)
+    }
+
     @Test func aFailedStartLeavesNoMonitorOrContainerCgroup() throws {
         let fixture = IsolationFixture("fail")
         let container = try fixture.make([("lxc.cgroup.pids.max", "abc")])
@@ -193,6 +211,26 @@ struct CgroupIsolationTests {
         #expect(
             eventually { leftovers(fixture.directories).isEmpty },
             "\(leftovers(fixture.directories))")
+    }
+
+    @Test func executeRunsInTheMonitorCgroupAndRemovesIt() throws {
+        let fixture = IsolationFixture("exec")
+        let null = try FileDescriptor.open("/dev/null", O_RDWR)
+        let child = try Spawn.start(
+            SpawnRequest(
+                path: swiftlxc,
+                arguments: [
+                    "swiftlxc", "execute", "--rootfs", rootfs, "-n", fixture.name,
+                    "-s", "lxc.cgroup.dir.monitor=\(fixture.monitor)",
+                    "-s", "lxc.cgroup.dir.container=\(fixture.container)",
+                    "-s", "lxc.cgroup.dir.container.inner=\(fixture.inner)",
+                    "--", "/bin/sleep", "1",
+                ],
+                fileMap: [null.rawValue, null.rawValue, 2]))
+        // The execute process is the monitor of its container.
+        #expect(eventually { cgroups(of: child.pid)["pids"] == "/" + fixture.monitor })
+        #expect(try child.wait() == .exited(0))
+        #expect(leftovers(fixture.directories).isEmpty)
     }
 
     @Test func aForegroundStartPlacesTheCallingProcess() throws {
