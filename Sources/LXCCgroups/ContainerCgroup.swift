@@ -147,7 +147,7 @@ public final class ContainerCgroup {
         func rollBack() {
             for member in members {
                 for directory in member.created.reversed() {
-                    try? CgroupFiles.removeTree(directory)
+                    try? ContainerCgroup.removeMade(directory, of: member)
                 }
             }
         }
@@ -318,7 +318,7 @@ public final class ContainerCgroup {
         for member in members.reversed() {
             for directory in member.created.reversed() {
                 do {
-                    try CgroupFiles.removeTree(directory)
+                    try Self.removeMade(directory, of: member)
                 } catch {
                     if firstError == nil { firstError = error }
                 }
@@ -327,6 +327,28 @@ public final class ContainerCgroup {
         deviceProgram = nil
         if let firstError { throw firstError }
         log.info("removed cgroup \(path)")
+    }
+
+    /// Removes one directory this object made. The container's own cgroup goes with every
+    /// cgroup the container made below it. A parent made on the way to it is removed only
+    /// when empty: another container's cgroup may have been made below it since (two
+    /// containers with `lxc.cgroup.dir.monitor = lxc.monitor/<name>`), and then it stays.
+    static func removeMade(_ directory: String, of member: Member) throws(CgroupError) {
+        let limit = member.limitDirectory
+        if limit.isEmpty || directory == limit || directory.hasPrefix(limit + "/") {
+            try CgroupFiles.removeTree(directory)
+            return
+        }
+        if rmdir(directory) == 0 { return }
+        let errno = Errno.current
+        if errno == .ENOENT { return }
+        if errno == .EBUSY || errno == Errno(rawValue: ENOTEMPTY),
+            !CgroupFiles.subdirectories(of: directory).isEmpty
+        {
+            log.debug("cgroup \(directory) stays: other cgroups are below it")
+            return
+        }
+        throw .system(SyscallError(errno, call: "rmdir", object: directory))
     }
 
     // MARK: - Items by name

@@ -114,12 +114,14 @@ public final class MonitorCgroup {
     private func existingAncestor(of directory: String, within hierarchy: CgroupHierarchy)
         -> String
     {
+        let root = hierarchy.rootDirectory
         var candidate = directory
-        while candidate.count > hierarchy.rootDirectory.count
-            && !CgroupFiles.isDirectory(candidate)
+        while candidate.hasPrefix(root + "/") && !CgroupFiles.isDirectory(candidate),
+            let slash = candidate.lastIndex(of: "/")
         {
-            candidate = String(candidate[..<(candidate.lastIndex(of: "/") ?? candidate.endIndex)])
+            candidate = String(candidate[..<slash])
         }
+        if !candidate.hasPrefix(root) { candidate = root }
         if candidate != directory {
             log.warn("cgroup \(directory) is gone; the monitor moves to \(candidate)")
         }

@@ -195,6 +195,40 @@ import Testing
         try cgroup.remove()
         #expect(cgroup.limitDirectories.allSatisfy { !CgroupFiles.exists($0) })
     }
+
+    /// `lxc.cgroup.dir.monitor = lxc.monitor/<name>` for two containers: the first to go
+    /// must neither wait on nor touch the other's cgroup in the parent it made.
+    @Test func aSharedParentStaysWhileAnotherCgroupIsBelowIt() throws {
+        let layout = try hostLayout()
+        let parent = uniqueName("shared")
+        let first = try ContainerCgroup.create(
+            .lxcIsolated(container: parent + "/first", inner: nil), in: layout)
+        defer { try? first.remove() }
+        let second = try ContainerCgroup.create(
+            .lxcIsolated(container: parent + "/second", inner: nil), in: layout)
+        defer { try? second.remove() }
+        let sleeper = try Spawn.start(SpawnRequest(path: "/bin/sleep", arguments: ["sleep", "30"]))
+        try second.place(pid: sleeper.pid)
+
+        let started = MonotonicClock.now()
+        try first.remove()
+        #expect(MonotonicClock.now() - started < 500_000_000, "no EBUSY retries")
+        #expect(first.limitDirectories.allSatisfy { !CgroupFiles.exists($0) })
+        #expect(second.limitDirectories.allSatisfy { CgroupFiles.exists($0) })
+        #expect(
+            try FileContents.readText("/proc/\(sleeper.pid)/cgroup").contains(
+                ":pids:/\(parent)/second\n"))
+
+        try second.kill()
+        _ = try sleeper.wait()
+        try second.remove()
+        // The parent is the first one's, which could not remove it; the second did not make
+        // it and leaves it, as it leaves any cgroup it found.
+        let parents = layout.hierarchies.compactMap { $0.directory(of: "/" + parent) }
+            .filter { CgroupFiles.exists($0) }
+        #expect(!parents.isEmpty)
+        for directory in parents { #expect(rmdir(directory) == 0, "\(directory) is empty") }
+    }
 }
 
 @Suite struct HostIsolationTests {
