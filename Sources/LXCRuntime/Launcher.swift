@@ -137,11 +137,7 @@ public struct LaunchedContainer: ~Copyable {
                     var wait = pollfd(fd: process.fd.rawValue, events: Int16(POLLIN), revents: 0)
                     _ = poll(&wait, 1, 5000)
                     resources.release()
-                    do {
-                        try monitorCgroup?.leave()
-                    } catch {
-                        Logger("monitor").warn("monitor cgroup removal: \(error)")
-                    }
+                    monitorCgroup?.leaveLogging()
                 }
             }
             _exit(0)
