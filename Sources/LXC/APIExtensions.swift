@@ -14,7 +14,8 @@ public enum APIExtensions {
         // The log: levels, LXC's line format, file and stderr appenders (LXCSystem.Log).
         Entry(name: "lxc_log", isAvailable: true),
         Entry(name: "lxc_config_item_is_supported", isAvailable: true),
-        Entry(name: "console_log", isAvailable: false),
+        // The monitor's pty console, ring buffer and log file (ConsoleTests).
+        Entry(name: "console_log", isAvailable: true),
         // The monitor restarts a container whose init ends with SIGHUP (LifecycleTests).
         Entry(name: "reboot2", isAvailable: true),
         Entry(name: "mount_injection", isAvailable: false),

@@ -41,6 +41,9 @@ public final class ContainerConsole {
     public let ring: RingBuffer?
     private let logFile: ConsoleLogFile?
     private var logFailed = false
+    /// An fd that also gets the output as it comes (a foreground start's stdout), or -1.
+    /// Input is not forwarded from it.
+    public var mirror: Int32 = -1
     private let log = Logger("console")
 
     /// Opens the terminal pair and the ring buffer and log file that `options` ask for.
@@ -74,6 +77,18 @@ public final class ContainerConsole {
             buffer.withUnsafeBytes { bytes in
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
                 ring?.write(chunk)
+                if mirror >= 0 {
+                    var offset = 0
+                    while offset < count {
+                        let written = write(mirror, chunk.baseAddress! + offset, count - offset)
+                        if written < 0 && errno == EINTR { continue }
+                        guard written > 0 else {
+                            mirror = -1  // a closed stdout stops the mirror, not the console
+                            break
+                        }
+                        offset += written
+                    }
+                }
                 guard let logFile, !logFailed else { return }
                 do {
                     try logFile.write(chunk)

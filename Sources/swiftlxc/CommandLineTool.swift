@@ -18,6 +18,7 @@ enum CommandLineTool {
           destroy, copy      remove it, or copy it (-N NEWNAME)
           freeze, unfreeze   freeze or thaw all its processes
           cgroup             read or write one of its cgroup files, or --stats as JSON
+          console-log        print its console ring buffer (--clear, --max N)
           seccomp            compile LXC and OCI seccomp policies, print what they decide
           version            print the version
           help               print this text
@@ -49,6 +50,7 @@ enum CommandLineTool {
         case "freeze": return LXCCommands.freeze(rest, thaw: false)
         case "unfreeze": return LXCCommands.freeze(rest, thaw: true)
         case "cgroup": return LXCCommands.cgroup(rest)
+        case "console-log": return LXCCommands.consoleLog(rest)
         case "__monitor": return LXCCommands.monitor(rest)
         case "seccomp": return SeccompCommand.run(rest)
         case "version", "--version":

@@ -247,6 +247,29 @@ enum LXCCommands {
         }
     }
 
+    /// `console-log -n NAME [--clear] [--max N] [--keep]`: prints what the container's
+    /// console ring buffer holds (taking it out of the buffer, as LXC's `console_log` does);
+    /// `--clear` empties the buffer afterwards, `--keep` only clears (with `--clear`) or
+    /// prints nothing.
+    static func consoleLog(_ arguments: [String]) -> Int32 {
+        guard let options = parse(arguments, valued: ["--max"], verb: "console-log"),
+            let container = container(options, verb: "console-log")
+        else { return 2 }
+        guard let limit = UInt64(options.flags["--max"] ?? "0") else {
+            printError("swiftlxc console-log: --max needs a byte count")
+            return 2
+        }
+        do {
+            let bytes = try container.consoleLog(
+                read: options.flags["--keep"] == nil, clear: options.flags["--clear"] != nil,
+                limit: limit)
+            _ = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
+            return 0
+        } catch {
+            return fail("console-log", container.name, error)
+        }
+    }
+
     static func destroy(_ arguments: [String]) -> Int32 {
         guard let options = parse(arguments, verb: "destroy"),
             let container = container(options, verb: "destroy")
