@@ -43,7 +43,8 @@ let package = Package(
             ]
         ),
         .target(
-            name: "LXC", dependencies: ["LXCSystem", "LXCConfig", "LXCNetwork", "LXCRuntime"]),
+            name: "LXC",
+            dependencies: ["LXCSystem", "LXCConfig", "LXCNetwork", "LXCMount", "LXCRuntime"]),
 
         .executableTarget(
             name: "swiftlxc",

@@ -18,10 +18,12 @@ public enum APIExtensions {
         Entry(name: "console_log", isAvailable: true),
         // The monitor restarts a container whose init ends with SIGHUP (LifecycleTests).
         Entry(name: "reboot2", isAvailable: true),
-        Entry(name: "mount_injection", isAvailable: false),
+        // Detached mounts attached in the container's mount namespace (MountInjectionTests).
+        Entry(name: "mount_injection", isAvailable: true),
         // lxc.cgroup.relative places below the caller's cgroup (ContainerCgroupPlacementTests).
         Entry(name: "cgroup_relative", isAvailable: true),
-        Entry(name: "mount_injection_file", isAvailable: false),
+        // A bound file onto a file target (MountInjectionTests).
+        Entry(name: "mount_injection_file", isAvailable: true),
         // Nested filters skip or stack (SeccompRunTests).
         Entry(name: "seccomp_allow_nesting", isAvailable: true),
         // Notify rules: the monitor answers, or a proxy (ContainerSeccompTests, NotifyTests).

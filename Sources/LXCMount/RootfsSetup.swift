@@ -220,24 +220,6 @@ public struct RootfsSetup: ~Copyable {
 
     // MARK: - After pivot_root
 
-    /// A detached mount for `mount`: a clone of the bind source, or a new filesystem.
-    private func detachedMount(for mount: MountSpec) throws(SyscallError) -> FileDescriptor {
-        guard mount.isBind else {
-            return try makeFilesystem(
-                type: mount.type, source: mount.source, data: mount.options.data,
-                attributes: mount.options.attributes)
-        }
-        var flags = UInt32(OPEN_TREE_CLONE)
-        if mount.options.recursive { flags |= UInt32(AT_RECURSIVE) }
-        let tree = try Mounts.openTree(mount.source, flags: flags)
-        // Attributes go on the detached copy, before anyone can see it.
-        if mount.options.attributes != 0 {
-            try Mounts.setAttributes(
-                tree, set: mount.options.attributes, recursive: mount.options.recursive)
-        }
-        return tree
-    }
-
     private func attach(_ mount: MountSpec, index: Int, root: borrowing FileDescriptor)
         throws(SyscallError)
     {
@@ -304,19 +286,11 @@ public struct RootfsSetup: ~Copyable {
     private func makeFilesystem(
         type: String, source: String, data: [String], attributes: UInt64
     ) throws(SyscallError) -> FileDescriptor {
-        let context = try Mounts.openFilesystem(type)
-        if !source.isEmpty && source != "none" {
-            try context.set("source", source)
-        }
-        for option in data {
-            if let equals = option.firstIndex(of: "=") {
-                let key = String(option[..<equals])
-                try context.set(key, String(option[option.index(after: equals)...]))
-            } else {
-                try context.set(option)
-            }
-        }
-        return try context.mount(attributes: UInt32(truncatingIfNeeded: attributes))
+        try DetachedMount.filesystem(type: type, source: source, data: data, attributes: attributes)
+    }
+
+    private func detachedMount(for mount: MountSpec) throws(SyscallError) -> FileDescriptor {
+        try DetachedMount.make(mount)
     }
 
     private func setPropagation(

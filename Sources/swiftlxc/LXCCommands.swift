@@ -270,6 +270,47 @@ enum LXCCommands {
         }
     }
 
+    /// `mount -n NAME SOURCE TARGET [-t TYPE] [-o OPTIONS]`: mounts into the running
+    /// container (fstab-style options; `-o bind` by default when no type is given).
+    static func mount(_ arguments: [String]) -> Int32 {
+        guard let options = parse(arguments, valued: ["-t", "-o"], verb: "mount"),
+            let container = container(options, verb: "mount")
+        else { return 2 }
+        let words = options.name == nil ? Array(options.rest.dropFirst()) : options.rest
+        guard words.count == 2 else {
+            printError("swiftlxc mount: usage: mount -n NAME SOURCE TARGET [-t TYPE] [-o OPTIONS]")
+            return 2
+        }
+        let type = options.flags["-t"] ?? "none"
+        let mountOptions = options.flags["-o"] ?? (type == "none" ? "bind" : "defaults")
+        do {
+            try container.mount(
+                source: words[0], target: words[1], type: type, options: mountOptions)
+            return 0
+        } catch {
+            return fail("mount", container.name, error)
+        }
+    }
+
+    /// `umount -n NAME TARGET [-l]`: unmounts inside the running container (`-l` lazily).
+    static func unmount(_ arguments: [String]) -> Int32 {
+        guard let options = parse(arguments, verb: "umount"),
+            let container = container(options, verb: "umount")
+        else { return 2 }
+        let words = options.name == nil ? Array(options.rest.dropFirst()) : options.rest
+        guard words.count == 1 else {
+            printError("swiftlxc umount: usage: umount -n NAME TARGET [-l]")
+            return 2
+        }
+        do {
+            try container.unmount(
+                words[0], flags: options.flags["-l"] != nil ? Int32(MNT_DETACH) : 0)
+            return 0
+        } catch {
+            return fail("umount", container.name, error)
+        }
+    }
+
     static func destroy(_ arguments: [String]) -> Int32 {
         guard let options = parse(arguments, verb: "destroy"),
             let container = container(options, verb: "destroy")

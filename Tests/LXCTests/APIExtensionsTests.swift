@@ -22,7 +22,7 @@ import Testing
         #expect(
             APIExtensions.available == [
                 "lxc_log", "lxc_config_item_is_supported", "console_log", "reboot2",
-                "cgroup_relative",
+                "mount_injection", "cgroup_relative", "mount_injection_file",
                 "seccomp_allow_nesting", "seccomp_notify", "network_veth_routes",
                 "network_l2proxy", "network_gateway_device_route", "network_phys_macvlan_mtu",
                 "network_veth_router", "cgroup2_devices", "pidfd", "time_namespace",
@@ -31,7 +31,7 @@ import Testing
             ])
         // Implemented in part, or not tested on a kernel that has the feature.
         for name in [
-            "mount_injection", "network_ipvlan", "cgroup2", "network_bridge_vlan",
+            "network_ipvlan", "cgroup2", "network_bridge_vlan",
             "cgroup_advanced_isolation",
         ] {
             #expect(!hasAPIExtension(name), "\(name)")
