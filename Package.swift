@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "LXCConfig", dependencies: ["LXCSystem"]),
         .target(name: "LXCMount", dependencies: ["LXCSystem"]),
         .target(name: "LXCNetwork", dependencies: ["LXCSystem"]),
+        .target(name: "LXCConsole", dependencies: ["LXCSystem"]),
         .target(name: "LXCCapabilities", dependencies: ["LXCSystem", "CCap"]),
         .target(name: "LXCSeccomp", dependencies: ["LXCSystem", "CSeccomp"]),
         .target(name: "LXCInit", dependencies: ["LXCSystem", "LXCMount", "LXCCapabilities"]),
@@ -38,11 +39,12 @@ let package = Package(
             name: "LXCRuntime",
             dependencies: [
                 "LXCSystem", "LXCConfig", "LXCCgroups", "LXCMount", "LXCSeccomp", "LXCNetwork",
-                "LXCCapabilities", "LXCInit",
+                "LXCConsole", "LXCCapabilities", "LXCInit",
             ]
         ),
         .target(
-            name: "LXC", dependencies: ["LXCSystem", "LXCConfig", "LXCNetwork", "LXCRuntime"]),
+            name: "LXC",
+            dependencies: ["LXCSystem", "LXCConfig", "LXCNetwork", "LXCMount", "LXCRuntime"]),
 
         .executableTarget(
             name: "swiftlxc",
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSeccomp", "LXCSystem", "CShim"]),
         .testTarget(name: "LXCNetworkTests", dependencies: ["LXCNetwork", "LXCSystem"]),
         .testTarget(name: "LXCCgroupsTests", dependencies: ["LXCCgroups", "LXCSystem"]),
+        .testTarget(name: "LXCConsoleTests", dependencies: ["LXCConsole", "LXCSystem"]),
         .testTarget(
             name: "LXCSeccompTests", dependencies: ["LXCSeccomp", "LXCSystem"],
             exclude: ["Fixtures"]

@@ -1,12 +1,15 @@
 /* See cshim.h. _GNU_SOURCE is defined only here, never in the public header. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -361,4 +364,192 @@ int shim_spawn_release(struct shim_spawn_hold *hold, int proceed, struct shim_sp
     }
     munmap(hold, hold->size);
     return status;
+}
+
+/* ---- Mount injection ---- */
+
+#define INJECT_STACK_SIZE (64 * 1024)
+
+struct inject_context {
+    const struct shim_inject_request *request;
+    int report_fd;
+};
+
+static void inject_report(int fd, int stage)
+{
+    struct spawn_report report = { stage, errno };
+    ssize_t n;
+
+    do {
+        n = write(fd, &report, sizeof(report));
+    } while (n < 0 && errno == EINTR);
+    _exit(1);
+}
+
+static int inject_openat2(int root, const char *path)
+{
+    struct open_how how = {
+        .flags = O_PATH | O_CLOEXEC,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    int fd;
+
+    /* EAGAIN: a rename or mount raced with the ".." checks; the kernel asks for a retry. */
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+        if (fd >= 0 || errno != EAGAIN)
+            return fd;
+    }
+    return -1;
+}
+
+/* Opens `target` inside `root`, making missing components one at a time: each is created
+ * directly in its already resolved parent, so no symlink can send the creation elsewhere. */
+static int inject_open_target(int root, const char *target, int create)
+{
+    char path[PATH_MAX];
+    size_t length = strlen(target);
+    int parent, fd;
+
+    fd = inject_openat2(root, target);
+    if (fd >= 0 || errno != ENOENT || create == SHIM_INJECT_CREATE_NONE)
+        return fd;
+    if (length >= sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, target, length + 1);
+
+    parent = inject_openat2(root, "/");
+    if (parent < 0)
+        return -1;
+    for (size_t end = 0; end <= length; end++) {
+        if (path[end] != '/' && path[end] != '\0')
+            continue;
+        size_t start = end;
+        while (start > 0 && path[start - 1] != '/')
+            start--;
+        if (start == end)
+            continue; /* empty component: a leading or doubled slash */
+        char saved = path[end];
+        int last = (saved == '\0');
+        path[end] = '\0';
+        fd = inject_openat2(root, path);
+        if (fd < 0 && errno == ENOENT) {
+            int made;
+            if (last && create == SHIM_INJECT_CREATE_FILE) {
+                made = openat(parent, path + start,
+                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (made >= 0)
+                    close(made);
+            } else {
+                made = mkdirat(parent, path + start, 0755);
+            }
+            if (made < 0 && errno != EEXIST) {
+                close(parent);
+                return -1;
+            }
+            fd = inject_openat2(root, path);
+        }
+        path[end] = saved;
+        close(parent);
+        if (fd < 0)
+            return -1;
+        parent = fd;
+    }
+    return parent;
+}
+
+/* Runs in the vfork-style child: only syscalls, then _exit. */
+static int inject_child(void *arg)
+{
+    struct inject_context *context = arg;
+    const struct shim_inject_request *request = context->request;
+    int root, target;
+
+    if (setns(request->pidfd, CLONE_NEWNS) < 0)
+        inject_report(context->report_fd, SHIM_INJECT_STAGE_SETNS);
+    root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        inject_report(context->report_fd, SHIM_INJECT_STAGE_TARGET);
+    target = inject_open_target(root, request->target,
+                                request->tree_fd >= 0 ? request->create : SHIM_INJECT_CREATE_NONE);
+    if (target < 0)
+        inject_report(context->report_fd, SHIM_INJECT_STAGE_TARGET);
+
+    if (request->tree_fd >= 0) {
+        if (syscall(SYS_move_mount, request->tree_fd, "", target, "",
+                    0x00000004 /* MOVE_MOUNT_F_EMPTY_PATH */ |
+                        0x00000040 /* MOVE_MOUNT_T_EMPTY_PATH */) < 0)
+            inject_report(context->report_fd, SHIM_INJECT_STAGE_MOUNT);
+    } else {
+        /* umount2 takes only a path. The target resolved inside the root above; the path
+         * resolves the same way now, since this process's root is the container's, and
+         * UMOUNT_NOFOLLOW keeps a last component that is a symlink from being followed. An
+         * open fd on the mount, even O_PATH, would make it busy: close it first. */
+        close(target);
+        if (umount2(request->target, request->umount_flags | UMOUNT_NOFOLLOW) < 0)
+            inject_report(context->report_fd, SHIM_INJECT_STAGE_MOUNT);
+    }
+    _exit(0);
+}
+
+int shim_inject(const struct shim_inject_request *request, struct shim_inject_result *result)
+{
+    struct inject_context context = { .request = request };
+    struct spawn_report report;
+    sigset_t all, saved_mask;
+    int pipe_fds[2], saved_errno;
+    void *stack;
+    pid_t pid;
+    ssize_t n;
+
+    result->stage = SHIM_INJECT_STAGE_NONE;
+    result->error = 0;
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+        result->stage = SHIM_INJECT_STAGE_CLONE;
+        result->error = errno;
+        return -1;
+    }
+    stack = mmap(NULL, INJECT_STACK_SIZE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        saved_errno = errno;
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        result->stage = SHIM_INJECT_STAGE_CLONE;
+        result->error = saved_errno;
+        return -1;
+    }
+    context.report_fd = pipe_fds[1];
+
+    /* No handler may run on the borrowed stack; the child exits without unblocking. No
+     * CLONE_FS: setns into a mount namespace needs a filesystem context of its own. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved_mask);
+    pid = clone(inject_child, (char *)stack + INJECT_STACK_SIZE,
+                CLONE_VM | CLONE_VFORK | SIGCHLD, &context);
+    saved_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+    munmap(stack, INJECT_STACK_SIZE);
+    close(pipe_fds[1]);
+
+    if (pid < 0) {
+        close(pipe_fds[0]);
+        result->stage = SHIM_INJECT_STAGE_CLONE;
+        result->error = saved_errno;
+        return -1;
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    do {
+        n = read(pipe_fds[0], &report, sizeof(report));
+    } while (n < 0 && errno == EINTR);
+    close(pipe_fds[0]);
+    if (n == (ssize_t)sizeof(report)) {
+        result->stage = report.stage;
+        result->error = report.error;
+        return -1;
+    }
+    return 0;
 }

@@ -14,13 +14,16 @@ public enum APIExtensions {
         // The log: levels, LXC's line format, file and stderr appenders (LXCSystem.Log).
         Entry(name: "lxc_log", isAvailable: true),
         Entry(name: "lxc_config_item_is_supported", isAvailable: true),
-        Entry(name: "console_log", isAvailable: false),
+        // The monitor's pty console, ring buffer and log file (ConsoleTests).
+        Entry(name: "console_log", isAvailable: true),
         // The monitor restarts a container whose init ends with SIGHUP (LifecycleTests).
         Entry(name: "reboot2", isAvailable: true),
-        Entry(name: "mount_injection", isAvailable: false),
+        // Detached mounts attached in the container's mount namespace (MountInjectionTests).
+        Entry(name: "mount_injection", isAvailable: true),
         // lxc.cgroup.relative places below the caller's cgroup (ContainerCgroupPlacementTests).
         Entry(name: "cgroup_relative", isAvailable: true),
-        Entry(name: "mount_injection_file", isAvailable: false),
+        // A bound file onto a file target (MountInjectionTests).
+        Entry(name: "mount_injection_file", isAvailable: true),
         // Nested filters skip or stack (SeccompRunTests).
         Entry(name: "seccomp_allow_nesting", isAvailable: true),
         // Notify rules: the monitor answers, or a proxy (ContainerSeccompTests, NotifyTests).

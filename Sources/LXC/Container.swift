@@ -245,15 +245,18 @@ public final class Container: @unchecked Sendable {
             try startMonitorProcess(command: command, useInit: useInit)
         } else {
             var failure: LaunchError?
-            _ = runMonitor(command: command, useInit: useInit) { failure = $0 }
+            // As lxc-start -F shows the console, the caller's stdout gets the console output.
+            _ = runMonitor(command: command, useInit: useInit, consoleMirror: 1) { failure = $0 }
             if let failure { throw .launch(failure) }
         }
     }
 
     /// The monitor loop of this container, run in the calling process (the hidden
     /// `swiftlxc __monitor` verb and foreground starts use it).
+    /// `consoleMirror` is an fd that also receives the console's output, or -1.
     public func runMonitor(
-        command: [String]?, useInit: Bool, ready: (LaunchError?) -> Void
+        command: [String]?, useInit: Bool, consoleMirror: Int32 = -1,
+        ready: (LaunchError?) -> Void
     ) -> TerminationStatus {
         let monitor = Monitor(lxcpath: lxcpath, name: name) { () throws(LaunchError) in
             do {
@@ -262,6 +265,7 @@ public final class Container: @unchecked Sendable {
                 throw LaunchError.reported("\(error)")
             }
         }
+        monitor.consoleMirror = consoleMirror
         return monitor.run(ready: ready)
     }
 
@@ -402,6 +406,50 @@ public final class Container: @unchecked Sendable {
                     call: "recvmsg"))
         }
         return fd
+    }
+
+    // MARK: - Console
+
+    /// LXC's `console_log`: the container's console output kept in its ring buffer
+    /// (`lxc.console.buffer.size`). With `read`, the oldest bytes, at most `limit` (0 for
+    /// all), which leave the buffer; with `clear`, the buffer is emptied. An empty buffer
+    /// reads as no bytes (LXC's ENODATA); a container without a ring buffer throws EFAULT,
+    /// as LXC answers.
+    public func consoleLog(read: Bool = true, clear: Bool = false, limit: UInt64 = 0)
+        throws(ContainerError) -> [UInt8]
+    {
+        let what = "console log of \(name)"
+        let answer: (reply: CommandMessage, descriptors: DescriptorList)
+        do {
+            answer = try CommandClient.send(
+                .consoleLog, payload: [read ? "1" : "0", clear ? "1" : "0", String(limit)],
+                lxcpath: lxcpath, name: name)
+        } catch {
+            if error.errno == .ECONNREFUSED { throw .store(.notRunning(name)) }
+            throw .command(what, error)
+        }
+        let code = answer.reply.code
+        if code == -ENODATA { return [] }
+        guard code == 0 else {
+            let reason = code == -EFAULT ? "no ring buffer (lxc.console.buffer.size is 0)" : nil
+            throw .command(
+                what, SyscallError(Errno(rawValue: -code), call: "console_log", object: reason))
+        }
+        guard let count = answer.reply.payload.first.flatMap({ Int($0) }), count > 0 else {
+            return []
+        }
+        guard let memory = answer.descriptors.take(0) else {
+            throw .command(
+                what, SyscallError(.EBADF, call: "recvmsg", object: "no data descriptor"))
+        }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let got = bytes.withUnsafeMutableBytes { pread(memory.rawValue, $0.baseAddress, count, 0) }
+        guard got == count else {
+            throw .command(
+                what, SyscallError(got < 0 ? .current : .EIO, call: "pread", object: "console data")
+            )
+        }
+        return bytes
     }
 
     // MARK: - Network interfaces

@@ -137,6 +137,7 @@ extension ContainerPlan {
         w.write(rootfs.maskedPaths)
         w.write(rootfs.readonlyPaths)
         w.write(rootfs.writablePaths)
+        w.write(rootfs.console)
         w.write(hostname)
         w.write(domainname)
         w.write(sysctls) { w, pair in
@@ -234,6 +235,7 @@ extension ContainerPlan {
         rootfs.maskedPaths = try r.readStrings()
         rootfs.readonlyPaths = try r.readStrings()
         rootfs.writablePaths = try r.readStrings()
+        rootfs.console = try r.readOptionalString()
         self.init(name: name, newNamespaces: namespaces, rootfs: rootfs, arguments: [])
         joinNamespaces = joins
         hostname = try r.readOptionalString()

@@ -173,6 +173,14 @@ public enum ContainerStage {
         } catch {
             throw StageFailure(step: error.step, error.cause)
         }
+        if plan.rootfs.console != nil {
+            // The console on stdin becomes the controlling terminal of a new session, which
+            // the init inherits: a shell on it gets job control and ^C.
+            try step("make the console the controlling terminal") { () throws(SyscallError) in
+                _ = try check(setsid(), "setsid")
+                _ = try check(ioctl(0, UInt(TIOCSCTTY), 0), "ioctl TIOCSCTTY", "/dev/console")
+            }
+        }
 
         // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, so it goes in
         // before the capabilities are dropped; with it, as late as possible, so the filter

@@ -28,6 +28,9 @@ public struct RootfsPlan: Sendable, Equatable {
     /// Paths made writable again below a read-only one (LXC's `proc:mixed` keeps
     /// `/proc/sys/net` writable), after `readonlyPaths`.
     public var writablePaths: [String] = []
+    /// The host path of the console's terminal (`/dev/pts/N`), bound onto `/dev/console`. It
+    /// must be the terminal the stage has as its stdin.
+    public var console: String?
 
     public init(path: String) {
         self.path = path
@@ -68,6 +71,8 @@ public struct RootfsSetup: ~Copyable {
     public var beforePivot: () throws(HookError) -> Void = {}
     /// The `/dev` tmpfs (index 0) and devpts (the last index) when the plan asks for them.
     private let devTree = DescriptorList()
+    /// The console's terminal as a detached bind, when the plan has one.
+    private let consoleTree = DescriptorList()
 
     public init(_ plan: RootfsPlan) {
         self.plan = plan
@@ -105,6 +110,12 @@ public struct RootfsSetup: ~Copyable {
         for device in plan.devices {
             try step("create device \(device.path)") { () throws(SyscallError) in
                 try makeNode(device, root: root, replace: true)
+            }
+        }
+        if let console = plan.console, let tree = consoleTree.take(0) {
+            try step("bind \(console) onto /dev/console") { () throws(SyscallError) in
+                let target = try resolve("/dev/console", create: .file, root: root)
+                try moveMount(tree, onto: target, name: "/dev/console")
             }
         }
         for path in plan.maskedPaths {
@@ -165,6 +176,11 @@ public struct RootfsSetup: ~Copyable {
                         attributes: UInt64(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)))
             }
         }
+        if let console = plan.console {
+            try step("open the console \(console)") { () throws(SyscallError) in
+                consoleTree.append(try openConsole(console))
+            }
+        }
         if plan.bindDevices && plan.defaultDevices {
             for device in DeviceNode.standard {
                 try step("open host device \(device.path)") { () throws(SyscallError) in
@@ -173,6 +189,22 @@ public struct RootfsSetup: ~Copyable {
                 }
             }
         }
+    }
+
+    /// A detached bind of the console's terminal. The path is the host's name for the
+    /// terminal the stage has as stdin: a different device behind it (the host's devpts is
+    /// not the one the name came from) is refused rather than given to the container.
+    private func openConsole(_ path: String) throws(SyscallError) -> FileDescriptor {
+        let tree = try Mounts.openTree(path, flags: UInt32(OPEN_TREE_CLONE))
+        var bound = stat()
+        var stdin = stat()
+        _ = try check(fstat(tree.rawValue, &bound), "fstat", path)
+        _ = try check(fstat(0, &stdin), "fstat", "stdin")
+        guard bound.st_mode & S_IFMT == S_IFCHR, bound.st_rdev == stdin.st_rdev else {
+            throw SyscallError(
+                .ENXIO, call: "open_tree", object: "\(path) is not the console on stdin")
+        }
+        return tree
     }
 
     private func pivot() throws(RootfsError) {
@@ -187,24 +219,6 @@ public struct RootfsSetup: ~Copyable {
     }
 
     // MARK: - After pivot_root
-
-    /// A detached mount for `mount`: a clone of the bind source, or a new filesystem.
-    private func detachedMount(for mount: MountSpec) throws(SyscallError) -> FileDescriptor {
-        guard mount.isBind else {
-            return try makeFilesystem(
-                type: mount.type, source: mount.source, data: mount.options.data,
-                attributes: mount.options.attributes)
-        }
-        var flags = UInt32(OPEN_TREE_CLONE)
-        if mount.options.recursive { flags |= UInt32(AT_RECURSIVE) }
-        let tree = try Mounts.openTree(mount.source, flags: flags)
-        // Attributes go on the detached copy, before anyone can see it.
-        if mount.options.attributes != 0 {
-            try Mounts.setAttributes(
-                tree, set: mount.options.attributes, recursive: mount.options.recursive)
-        }
-        return tree
-    }
 
     private func attach(_ mount: MountSpec, index: Int, root: borrowing FileDescriptor)
         throws(SyscallError)
@@ -272,19 +286,11 @@ public struct RootfsSetup: ~Copyable {
     private func makeFilesystem(
         type: String, source: String, data: [String], attributes: UInt64
     ) throws(SyscallError) -> FileDescriptor {
-        let context = try Mounts.openFilesystem(type)
-        if !source.isEmpty && source != "none" {
-            try context.set("source", source)
-        }
-        for option in data {
-            if let equals = option.firstIndex(of: "=") {
-                let key = String(option[..<equals])
-                try context.set(key, String(option[option.index(after: equals)...]))
-            } else {
-                try context.set(option)
-            }
-        }
-        return try context.mount(attributes: UInt32(truncatingIfNeeded: attributes))
+        try DetachedMount.filesystem(type: type, source: source, data: data, attributes: attributes)
+    }
+
+    private func detachedMount(for mount: MountSpec) throws(SyscallError) -> FileDescriptor {
+        try DetachedMount.make(mount)
     }
 
     private func setPropagation(

@@ -14,6 +14,7 @@ public enum MonitorCommand: UInt32, Sendable {
     case setCgroupItem = 9
     case cgroupStats = 10
     case getSeccompNotifyFD = 11
+    case consoleLog = 12
 }
 
 /// One request or reply on a monitor's command socket: a command (or a status, `-errno`),

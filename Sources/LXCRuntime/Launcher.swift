@@ -1,6 +1,7 @@
 import Glibc
 import LXCCgroups
 import LXCConfig
+import LXCConsole
 import LXCInit
 import LXCNetwork
 import LXCSystem
@@ -79,6 +80,9 @@ public struct LaunchRequest: Sendable {
     /// listener and the container's state once the container runs.
     public var seccompAgent: String?
     public var seccompAgentMetadata: String?
+    /// The console a monitor gives the container (`lxc.console.*`); nil for none. A plain
+    /// `Launcher.start` leaves stdio as given: only the monitor makes the terminal.
+    public var console: ConsoleOptions?
 
     public init(plan: ContainerPlan) {
         self.plan = plan

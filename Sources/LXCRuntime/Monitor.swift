@@ -1,5 +1,6 @@
 import Glibc
 import LXCCgroups
+import LXCConsole
 import LXCSeccomp
 import LXCSystem
 
@@ -38,6 +39,10 @@ public final class Monitor {
     /// The monitor's own cgroup (`lxc.cgroup.dir.monitor`), entered before the first start
     /// and left when the container has stopped or failed to start.
     private var monitorCgroup: MonitorCgroup?
+    /// The container's console (`lxc.console.*`); it outlives reboots of the container.
+    private var console: ContainerConsole?
+    /// An fd that also gets the console's output (a foreground start's stdout), or -1.
+    public var consoleMirror: Int32 = -1
 
     /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
     /// reboot picks up the config as it is then.
@@ -97,9 +102,14 @@ public final class Monitor {
                 answerSeccomp(container.seccompListener)
                 continue
             }
+            if event == .consoleOutput {
+                console?.drain()
+                continue
+            }
             // The init ended: a reboot restarts it, anything else ends the container.
             let status = (try? container.process.wait()) ?? .exited(-1)
             standDownKeeper()
+            console?.drain()
             container.releaseResources()
             if status == .signaled(SIGHUP) && !stopping {
                 log.info("container \(name) rebooted; starting it again")
@@ -126,6 +136,7 @@ public final class Monitor {
             // The container's base is where the monitor came from, not the monitor cgroup.
             request.cgroup?.layout = monitorCgroup.layout
         }
+        try attachConsole(&request)
         let container = try Launcher.start(request)
         proxy = nil
         if let address = request.seccompProxy, container.seccompListener >= 0 {
@@ -139,8 +150,10 @@ public final class Monitor {
                 log.warn("seccomp proxy \(address) of \(name): \(error)")
             }
         }
+        var inherited = [listener]
+        if let console { inherited += [console.controllerDescriptor, console.peerDescriptor] }
         do {
-            keeper = try container.startKeeper(closing: [listener], monitorCgroup: monitorCgroup)
+            keeper = try container.startKeeper(closing: inherited, monitorCgroup: monitorCgroup)
                 .release()
         } catch {
             log.warn("no keeper for \(name): \(error); it will outlive a killed monitor")
@@ -162,6 +175,27 @@ public final class Monitor {
         monitorCgroup = nil
     }
 
+    /// Gives the container the monitor's console as its stdio and `/dev/console`, making the
+    /// console at the first launch (a reboot keeps it, and what its buffer holds).
+    private func attachConsole(_ request: inout LaunchRequest) throws(LaunchError) {
+        guard let options = request.console else {
+            console = nil
+            return
+        }
+        if console?.options != options {
+            do {
+                console = try ContainerConsole(options)
+                console?.mirror = consoleMirror
+            } catch {
+                throw .host(step: "allocate the console", error)
+            }
+        }
+        guard let console else { return }
+        let peer = console.peerDescriptor
+        request.stdio = [peer, peer, peer]
+        request.plan.rootfs.console = console.peerPath
+    }
+
     private func standDownKeeper() {
         guard keeper >= 0 else { return }
         var byte: UInt8 = 1
@@ -170,23 +204,26 @@ public final class Monitor {
         keeper = -1
     }
 
-    private enum Event { case clientWaiting, initExited, seccompNotification }
+    private enum Event { case clientWaiting, initExited, seccompNotification, consoleOutput }
 
     private func waitForEvent(
         server: borrowing CommandServer, container: borrowing LaunchedContainer
     )
         -> Event
     {
+        // A negative fd is skipped by poll: no listener, no console.
         var fds = [
             pollfd(fd: server.fd.rawValue, events: Int16(POLLIN), revents: 0),
             pollfd(fd: container.process.fd.rawValue, events: Int16(POLLIN), revents: 0),
             pollfd(fd: container.seccompListener, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: console?.controllerDescriptor ?? -1, events: Int16(POLLIN), revents: 0),
         ]
         while true {
-            let ready = poll(&fds, container.seccompListener >= 0 ? 3 : 2, -1)
+            let ready = poll(&fds, nfds_t(fds.count), -1)
             if ready < 0 { continue }  // EINTR
             if fds[1].revents != 0 { return .initExited }
             if fds[2].revents & Int16(POLLIN) != 0 { return .seccompNotification }
+            if fds[3].revents & Int16(POLLIN) != 0 { return .consoleOutput }
             if fds[0].revents != 0 { return .clientWaiting }
         }
     }
@@ -234,6 +271,13 @@ public final class Monitor {
             reply.code = changeFreezer(container, freeze: command == .freeze)
         case .getCgroupItem, .setCgroupItem, .cgroupStats:
             reply = cgroupRequest(command, request.payload, container)
+        case .consoleLog:
+            var data: FileDescriptor?
+            reply = consoleLog(request.payload, data: &data)
+            if let data {
+                _ = try? peer.socket.send(reply.encoded(), descriptors: [data.rawValue])
+                return
+            }
         case .signal:
             guard let number = request.payload.first.flatMap({ Int32($0) }) else {
                 reply.code = -EINVAL
@@ -242,6 +286,28 @@ public final class Monitor {
             reply.code = signalInit(container, number)
         }
         _ = try? peer.socket.send(reply.encoded(), descriptors: descriptors)
+    }
+
+    /// LXC's console_log: payload `read`, `clear` ("1" or "0") and the byte limit; the bytes
+    /// come back in a sealed memfd (a buffer may be larger than one datagram).
+    private func consoleLog(_ payload: [String], data: inout FileDescriptor?) -> CommandMessage {
+        guard payload.count == 3, let limit = UInt64(payload[2]) else {
+            return CommandMessage(code: -EINVAL)
+        }
+        guard let console else { return CommandMessage(code: -EFAULT) }
+        switch console.consoleLog(read: payload[0] == "1", clear: payload[1] == "1", limit: limit) {
+        case .failure(.noBuffer):
+            return CommandMessage(code: -EFAULT)
+        case .failure(.empty):
+            return CommandMessage(code: -ENODATA)
+        case .success(let bytes):
+            do {
+                data = try ProcessControl.sealedMemfd("swiftlxc-console-log", contents: bytes)
+                return CommandMessage(code: 0, payload: [String(bytes.count)])
+            } catch {
+                return CommandMessage(code: -error.errno.rawValue)
+            }
+        }
     }
 
     /// One notification of the container's filter: the proxy answers, or ENOSYS.

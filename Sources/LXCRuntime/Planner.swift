@@ -1,6 +1,7 @@
 import Glibc
 import LXCCapabilities
 import LXCConfig
+import LXCConsole
 import LXCInit
 import LXCMount
 import LXCSystem
@@ -172,10 +173,14 @@ public enum Planner {
             request.cgroup = try lxcCgroup(config, name: name)
             request.monitorCgroup = try lxcMonitorCgroup(config)
             request.networks = networkSpecs(config)
+            request.console = consoleOptions(config, warnings: &request.warnings)
         case .oci:
             request.cgroup = try ociCgroup(config, id: name)
         }
         request.idMappings = config.idmaps
+        if namespaces.contains(.user) {
+            request.console?.owner = rootOwner(config.idmaps)
+        }
         if namespaces.contains(.user) && request.idMappings.isEmpty {
             throw PlanError(
                 flavor == .lxc ? "lxc.idmap" : "linux.uidMappings",
@@ -185,6 +190,34 @@ public enum Planner {
     }
 
     // MARK: - Pieces
+
+    /// `lxc.console.*`: a console unless `lxc.console.path` is `none`.
+    private static func consoleOptions(_ config: ContainerConfig, warnings: inout [String])
+        -> ConsoleOptions?
+    {
+        let console = config.console
+        if console.path == "none" { return nil }
+        if let path = console.path, !path.isEmpty {
+            warnings.append(
+                "lxc.console.path: the console is not forwarded to \(path); it goes to the "
+                    + "ring buffer and lxc.console.logfile")
+        }
+        var options = ConsoleOptions()
+        options.bufferSize = console.bufferSize
+        options.logFile = console.logFile.flatMap { $0.isEmpty ? nil : $0 }
+        options.logSize = console.logSize
+        options.rotate = console.rotate
+        return options
+    }
+
+    /// The host uid and gid that a user namespace maps to the container's root, if mapped.
+    private static func rootOwner(_ maps: [IDMapping]) -> (uid: UInt32, gid: UInt32)? {
+        func root(_ kind: IDMapping.Kind) -> UInt32? {
+            maps.first { $0.kind == kind && $0.containerID == 0 && $0.count > 0 }?.hostID
+        }
+        guard let uid = root(.user), let gid = root(.group) else { return nil }
+        return (uid, gid)
+    }
 
     /// Features whose issues have not landed: refusing them beats running a container
     /// without the limits, network or filter its config asks for.

@@ -103,6 +103,21 @@ public enum ProcessControl {
         return FileDescriptor(owning: fd)
     }
 
+    /// A memfd holding `bytes`, sealed against every change: what a reader gets is what was
+    /// written, and the writer cannot alter it afterwards.
+    public static func sealedMemfd(_ name: String, contents bytes: [UInt8]) throws(SyscallError)
+        -> FileDescriptor
+    {
+        // MFD_ALLOW_SEALING, F_ADD_SEALS and the seals, which glibc hides behind _GNU_SOURCE.
+        let allowSealing: UInt32 = 0x2
+        let addSeals: Int32 = 1033
+        let seals: Int32 = 0x1 | 0x2 | 0x4 | 0x8  // SEAL, SHRINK, GROW, WRITE
+        let memory = try memfd(name, flags: allowSealing)
+        try memory.writeAll(bytes)
+        _ = try check(fcntl(memory.rawValue, addSeals, seals), "fcntl F_ADD_SEALS", name)
+        return memory
+    }
+
     /// `close_range(2)`. `closeOnExec` marks the range instead of closing it.
     public static func closeRange(
         from first: UInt32, through last: UInt32 = .max,

@@ -18,6 +18,8 @@ enum CommandLineTool {
           destroy, copy      remove it, or copy it (-N NEWNAME)
           freeze, unfreeze   freeze or thaw all its processes
           cgroup             read or write one of its cgroup files, or --stats as JSON
+          console-log        print its console ring buffer (--clear, --max N)
+          mount, umount      mount into or unmount inside the running container
           seccomp            compile LXC and OCI seccomp policies, print what they decide
           version            print the version
           help               print this text
@@ -49,6 +51,9 @@ enum CommandLineTool {
         case "freeze": return LXCCommands.freeze(rest, thaw: false)
         case "unfreeze": return LXCCommands.freeze(rest, thaw: true)
         case "cgroup": return LXCCommands.cgroup(rest)
+        case "console-log": return LXCCommands.consoleLog(rest)
+        case "mount": return LXCCommands.mount(rest)
+        case "umount": return LXCCommands.unmount(rest)
         case "__monitor": return LXCCommands.monitor(rest)
         case "seccomp": return SeccompCommand.run(rest)
         case "version", "--version":

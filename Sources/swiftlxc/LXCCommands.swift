@@ -247,6 +247,70 @@ enum LXCCommands {
         }
     }
 
+    /// `console-log -n NAME [--clear] [--max N] [--keep]`: prints what the container's
+    /// console ring buffer holds (taking it out of the buffer, as LXC's `console_log` does);
+    /// `--clear` empties the buffer afterwards, `--keep` only clears (with `--clear`) or
+    /// prints nothing.
+    static func consoleLog(_ arguments: [String]) -> Int32 {
+        guard let options = parse(arguments, valued: ["--max"], verb: "console-log"),
+            let container = container(options, verb: "console-log")
+        else { return 2 }
+        guard let limit = UInt64(options.flags["--max"] ?? "0") else {
+            printError("swiftlxc console-log: --max needs a byte count")
+            return 2
+        }
+        do {
+            let bytes = try container.consoleLog(
+                read: options.flags["--keep"] == nil, clear: options.flags["--clear"] != nil,
+                limit: limit)
+            _ = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
+            return 0
+        } catch {
+            return fail("console-log", container.name, error)
+        }
+    }
+
+    /// `mount -n NAME SOURCE TARGET [-t TYPE] [-o OPTIONS]`: mounts into the running
+    /// container (fstab-style options; `-o bind` by default when no type is given).
+    static func mount(_ arguments: [String]) -> Int32 {
+        guard let options = parse(arguments, valued: ["-t", "-o"], verb: "mount"),
+            let container = container(options, verb: "mount")
+        else { return 2 }
+        let words = options.name == nil ? Array(options.rest.dropFirst()) : options.rest
+        guard words.count == 2 else {
+            printError("swiftlxc mount: usage: mount -n NAME SOURCE TARGET [-t TYPE] [-o OPTIONS]")
+            return 2
+        }
+        let type = options.flags["-t"] ?? "none"
+        let mountOptions = options.flags["-o"] ?? (type == "none" ? "bind" : "defaults")
+        do {
+            try container.mount(
+                source: words[0], target: words[1], type: type, options: mountOptions)
+            return 0
+        } catch {
+            return fail("mount", container.name, error)
+        }
+    }
+
+    /// `umount -n NAME TARGET [-l]`: unmounts inside the running container (`-l` lazily).
+    static func unmount(_ arguments: [String]) -> Int32 {
+        guard let options = parse(arguments, verb: "umount"),
+            let container = container(options, verb: "umount")
+        else { return 2 }
+        let words = options.name == nil ? Array(options.rest.dropFirst()) : options.rest
+        guard words.count == 1 else {
+            printError("swiftlxc umount: usage: umount -n NAME TARGET [-l]")
+            return 2
+        }
+        do {
+            try container.unmount(
+                words[0], flags: options.flags["-l"] != nil ? Int32(MNT_DETACH) : 0)
+            return 0
+        } catch {
+            return fail("umount", container.name, error)
+        }
+    }
+
     static func destroy(_ arguments: [String]) -> Int32 {
         guard let options = parse(arguments, verb: "destroy"),
             let container = container(options, verb: "destroy")

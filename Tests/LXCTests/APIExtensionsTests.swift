@@ -21,7 +21,8 @@ import Testing
     @Test func availableNamesAreExactlyWhatIsTested() {
         #expect(
             APIExtensions.available == [
-                "lxc_log", "lxc_config_item_is_supported", "reboot2", "cgroup_relative",
+                "lxc_log", "lxc_config_item_is_supported", "console_log", "reboot2",
+                "mount_injection", "cgroup_relative", "mount_injection_file",
                 "seccomp_allow_nesting", "seccomp_notify", "network_veth_routes",
                 "network_l2proxy", "network_gateway_device_route", "network_phys_macvlan_mtu",
                 "network_veth_router", "cgroup2_devices", "cgroup2", "pidfd",
@@ -31,7 +32,7 @@ import Testing
             ])
         // Implemented in part, or not tested on a kernel that has the feature.
         for name in [
-            "console_log", "mount_injection", "network_ipvlan", "network_bridge_vlan",
+            "network_ipvlan", "network_bridge_vlan",
         ] {
             #expect(!hasAPIExtension(name), "\(name)")
         }

@@ -13,7 +13,7 @@ private let swiftlxc: String = {
 }()
 
 /// A fresh lxcpath, removed with its containers when the test ends.
-private final class TestLXCPath {
+final class TestLXCPath {
     let path: String
     init(_ tag: String) {
         path = "/tmp/swiftlxc-lxcpath-\(getpid())-\(tag)"
@@ -29,7 +29,7 @@ private final class TestLXCPath {
 }
 
 /// Runs the CLI in another process; returns its exit status and stdout.
-private func cli(_ arguments: [String]) throws -> (Int32, String) {
+func cli(_ arguments: [String]) throws -> (Int32, String) {
     let pipe = try Pipe()
     let child = try Spawn.start(
         SpawnRequest(

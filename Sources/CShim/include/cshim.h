@@ -9,7 +9,9 @@
  *
  * Two routines cannot be written safely in Swift and live here:
  *   shim_syscall6  syscall(2) is variadic and cannot be imported;
- *   shim_spawn     a vfork-style child runs on a borrowed stack in the parent's memory.
+ *   shim_spawn     a vfork-style child runs on a borrowed stack in the parent's memory;
+ *   shim_inject    the same kind of child joins a running container's mount namespace
+ *                  and attaches or detaches one mount there (mount injection).
  */
 #ifndef SWIFTLXC_CSHIM_H
 #define SWIFTLXC_CSHIM_H
@@ -138,5 +140,40 @@ int shim_spawn_held(const struct shim_spawn_request *request, struct shim_spawn_
  * is reaped. Either way the hold is freed.
  */
 int shim_spawn_release(struct shim_spawn_hold *hold, int proceed, struct shim_spawn_result *result);
+
+/*
+ * Mount injection: a vfork-style child joins the mount namespace of the process behind
+ * `pidfd` (its root and working directory become that namespace's root) and there either
+ * attaches the detached mount `tree_fd` onto `target` with move_mount, or (tree_fd < 0)
+ * unmounts `target` with `umount_flags`. `target` is resolved inside the container's root
+ * with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS; missing components are made when `create`
+ * is SHIM_INJECT_CREATE_DIRECTORY or _FILE (the last one a file). The caller's namespaces
+ * never change, so it may be multithreaded.
+ * Returns 0, or -1 with result.stage (enum shim_inject_stage) and result.error set.
+ */
+enum shim_inject_create {
+    SHIM_INJECT_CREATE_NONE = 0,
+    SHIM_INJECT_CREATE_DIRECTORY = 1,
+    SHIM_INJECT_CREATE_FILE = 2,
+};
+enum shim_inject_stage {
+    SHIM_INJECT_STAGE_NONE = 0,
+    SHIM_INJECT_STAGE_CLONE = 1,   /* clone or the report pipe */
+    SHIM_INJECT_STAGE_SETNS = 2,   /* joining the mount namespace */
+    SHIM_INJECT_STAGE_TARGET = 3,  /* resolving or creating the target */
+    SHIM_INJECT_STAGE_MOUNT = 4,   /* move_mount or umount2 */
+};
+struct shim_inject_request {
+    int pidfd;
+    int tree_fd;
+    const char *target;
+    int create;
+    int umount_flags;
+};
+struct shim_inject_result {
+    int stage;
+    int error;
+};
+int shim_inject(const struct shim_inject_request *request, struct shim_inject_result *result);
 
 #endif

@@ -1,0 +1,155 @@
+import Glibc
+import LXCSystem
+import Testing
+
+@testable import LXC
+
+/// Real containers with a console: the monitor's pty is their stdio and `/dev/console`, and
+/// what they write lands in the ring buffer and the log file.
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct ConsoleTests {
+    private func container(
+        _ tag: String, in lxcpath: TestLXCPath, console: [(String, String)]
+    ) throws -> Container {
+        let container = Container(name: "\(tag)\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.mount.auto", "proc:mixed sys:mixed"), ("lxc.net.0.type", "empty"),
+                ("lxc.signal.halt", "SIGUSR1"),
+                ("lxc.log.file", lxcpath.path + "/\(tag).log"), ("lxc.log.level", "DEBUG"),
+            ] + console)
+        return container
+    }
+
+    /// Reads the console log until it holds `marker` or five seconds pass; returns all read.
+    private func readConsole(_ container: Container, until marker: String) throws -> String {
+        var text = ""
+        for _ in 0..<500 {
+            text += String(decoding: try container.consoleLog(), as: UTF8.self)
+            if text.contains(marker) { return text }
+            usleep(10_000)
+        }
+        return text
+    }
+
+    @Test func outputReachesTheRingBufferAndTheLogFile() throws {
+        let lxcpath = TestLXCPath("console")
+        let logFile = lxcpath.path + "/console.out"
+        let container = try container(
+            "cons", in: lxcpath,
+            console: [("lxc.console.buffer.size", "8192"), ("lxc.console.logfile", logFile)])
+        let script = """
+            [ -t 0 ] && echo stdin-is-a-terminal
+            [ -c /dev/console ] && echo console-is-a-device
+            echo written-to-dev-console > /dev/console
+            echo done-marker
+            exec sleep 1000
+            """
+        try container.start(command: ["/bin/sh", "-c", script])
+        defer { try? container.stop() }
+
+        let text = try readConsole(container, until: "done-marker")
+        #expect(text.contains("stdin-is-a-terminal"))
+        #expect(text.contains("console-is-a-device"))
+        // Only the bind of the monitor's pty onto /dev/console brings this line back.
+        #expect(text.contains("written-to-dev-console"))
+        #expect(text.contains("done-marker\r\n"))
+
+        // The bytes were taken out by the reads: the buffer is empty now.
+        #expect(try container.consoleLog().isEmpty)
+        let file = String(decoding: (try? FileContents.read(logFile)) ?? [], as: UTF8.self)
+        #expect(file.contains("written-to-dev-console"))
+        #expect(file.contains("done-marker"))
+    }
+
+    @Test func readLimitAndClearFollowLXC() throws {
+        let lxcpath = TestLXCPath("conslimit")
+        let container = try container(
+            "conslim", in: lxcpath, console: [("lxc.console.buffer.size", "auto")])
+        try container.start(command: ["/bin/sh", "-c", "echo 0123456789; exec sleep 1000"])
+        defer { try? container.stop() }
+        // Wait until the whole line is there, without taking it out.
+        var waited = 0
+        while waited < 500 {
+            let peek = try container.consoleLog(read: false)
+            #expect(peek.isEmpty)  // without read nothing comes back
+            let first = try container.consoleLog(limit: 4)
+            if !first.isEmpty {
+                #expect(first == Array("0123".utf8))
+                break
+            }
+            usleep(10_000)
+            waited += 1
+        }
+        #expect(waited < 500)
+        usleep(100_000)
+        #expect(try container.consoleLog(limit: 3) == Array("456".utf8))
+        _ = try container.consoleLog(read: false, clear: true)
+        #expect(try container.consoleLog().isEmpty)
+    }
+
+    /// busybox init writes its askfirst prompt on the console; `swiftlxc console-log` prints it.
+    @Test func busyboxInitPromptsOnTheConsole() throws {
+        let lxcpath = TestLXCPath("consinit")
+        let container = try container(
+            "consinit", in: lxcpath, console: [("lxc.console.buffer.size", "4096")])
+        try container.start()
+        defer { try? container.stop() }
+        var text = ""
+        for _ in 0..<500 where !text.contains("activate this console") {
+            let (status, output) = try cli([
+                "console-log", "-n", container.name, "-P", lxcpath.path,
+            ])
+            #expect(status == 0)
+            text += output
+            usleep(10_000)
+        }
+        #expect(text.contains("Please press Enter to activate this console"))
+    }
+
+    @Test func noBufferOrNoConsoleIsEFAULT() throws {
+        let lxcpath = TestLXCPath("consnone")
+        for (tag, items) in [
+            ("consnobuf", [(String, String)]()), ("consnone", [("lxc.console.path", "none")]),
+        ] {
+            let container = try container(tag, in: lxcpath, console: items)
+            try container.start(command: ["/bin/sh", "-c", "echo hi; exec sleep 1000"])
+            defer { try? container.stop() }
+            #expect {
+                try container.consoleLog()
+            } throws: { error in
+                guard case ContainerError.command(_, let cause) = error else { return false }
+                return cause.errno == Errno(rawValue: EFAULT)
+            }
+        }
+    }
+
+    @Test func logFileRotatesAtItsSize() throws {
+        let lxcpath = TestLXCPath("consrot")
+        let logFile = lxcpath.path + "/rotating.out"
+        let container = try container(
+            "consrot", in: lxcpath,
+            console: [
+                ("lxc.console.logfile", logFile), ("lxc.console.size", "4096"),
+                ("lxc.console.rotate", "1"),
+            ])
+        // 6000 bytes of output through a 4096-byte log file.
+        try container.start(command: [
+            "/bin/sh", "-c",
+            "i=0; while [ $i -lt 100 ]; do echo line-$i-0123456789012345678901234567890123456789; "
+                + "i=$((i+1)); done; echo end-marker; exec sleep 1000",
+        ])
+        defer { try? container.stop() }
+        var current = ""
+        for _ in 0..<500 {
+            current = String(decoding: (try? FileContents.read(logFile)) ?? [], as: UTF8.self)
+            if current.contains("end-marker") { break }
+            usleep(10_000)
+        }
+        let rotated = (try? FileContents.read(logFile + ".1")) ?? []
+        #expect(rotated.count == 4096)
+        #expect(current.contains("end-marker"))
+        #expect(current.utf8.count < 4096)
+    }
+}
