@@ -59,10 +59,10 @@ public enum ConfigKeys {
             "cgroup v2 file to write, e.g. lxc.cgroup2.memory.max = 1G"),
         ConfigKey(
             "lxc.cgroup.dir.monitor.pivot", "<path>",
-            "cgroup the monitor moves to before removing the container cgroup"),
+            "cgroup the monitor moves to (its lxc.pivot child) before removing its own cgroup"),
         ConfigKey(
             "lxc.cgroup.dir.monitor", "<path>",
-            "cgroup of the monitor process, relative to the cgroup root"),
+            "cgroup of the monitor process, below the cgroup the container is based in"),
         ConfigKey(
             "lxc.cgroup.dir.container.inner", "<path>",
             "cgroup of the payload below the limits cgroup"),
