@@ -1,6 +1,7 @@
 import Glibc
 import LXCSeccomp
 import LXCSystem
+import Synchronization
 
 /// LXC's container states.
 public enum ContainerState: String, Sendable, CaseIterable {
@@ -12,6 +13,35 @@ public enum ContainerState: String, Sendable, CaseIterable {
     case freezing = "FREEZING"
     case frozen = "FROZEN"
     case thawed = "THAWED"
+}
+
+/// The seccomp notify listener of a container whose monitor loop runs in this process, for
+/// the caller's other threads (LXC's `seccomp_notify_fd` after a foreground start). The
+/// monitor publishes each launch's listener and withdraws it before closing it, so a
+/// duplicate is never taken of a number that has been closed or reused.
+public final class SeccompListenerSlot: Sendable {
+    private let listener = Mutex<Int32>(-1)
+
+    public init() {}
+
+    func publish(_ fd: Int32) {
+        listener.withLock { $0 = fd }
+    }
+
+    func withdraw() {
+        listener.withLock { $0 = -1 }
+    }
+
+    /// A close-on-exec duplicate of the published listener (`fcntl(F_DUPFD_CLOEXEC)`), or nil
+    /// when none is published: no monitor loop runs here, the container has stopped, or its
+    /// filter has no notify rule.
+    public func duplicate() throws(SyscallError) -> FileDescriptor? {
+        try listener.withLock { fd throws(SyscallError) -> FileDescriptor? in
+            guard fd >= 0 else { return nil }
+            return FileDescriptor(
+                owning: try check(fcntl(fd, F_DUPFD_CLOEXEC, 0), "fcntl F_DUPFD_CLOEXEC"))
+        }
+    }
 }
 
 /// The per-container monitor: it starts the container, owns its init's pidfd, serves the
@@ -34,15 +64,19 @@ public final class Monitor {
     private var listener: Int32 = -1
     /// The seccomp proxy of `lxc.seccomp.notify.proxy`, connected at start.
     private var proxy: SeccompProxyClient?
+    /// Where the running launch's seccomp listener is shown to other threads.
+    public let sharedListener: SeccompListenerSlot
 
     /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
-    /// reboot picks up the config as it is then.
+    /// reboot picks up the config as it is then. `sharedListener` shows each launch's notify
+    /// listener while it runs.
     public init(
-        lxcpath: String, name: String,
+        lxcpath: String, name: String, sharedListener: SeccompListenerSlot = SeccompListenerSlot(),
         makeRequest: @escaping () throws(LaunchError) -> LaunchRequest
     ) {
         self.lxcpath = lxcpath
         self.name = name
+        self.sharedListener = sharedListener
         self.makeRequest = makeRequest
     }
 
@@ -94,6 +128,7 @@ public final class Monitor {
             // The init ended: a reboot restarts it, anything else ends the container.
             let status = (try? container.process.wait()) ?? .exited(-1)
             standDownKeeper()
+            sharedListener.withdraw()
             container.releaseResources()
             if status == .signaled(SIGHUP) && !stopping {
                 log.info("container \(name) rebooted; starting it again")
@@ -132,6 +167,7 @@ public final class Monitor {
         } catch {
             log.warn("no keeper for \(name): \(error); it will outlive a killed monitor")
         }
+        if container.seccompListener >= 0 { sharedListener.publish(container.seccompListener) }
         return container
     }
 
