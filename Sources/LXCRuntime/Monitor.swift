@@ -152,14 +152,18 @@ public final class Monitor {
         let container = try Launcher.start(request)
         proxy = nil
         if let address = request.seccompProxy, container.seccompListener >= 0 {
-            // No proxy, or one that goes away, is answered ENOSYS call by call, as LXC does.
+            // A proxy that goes away later is answered ENOSYS call by call; one that cannot be
+            // reached now fails the start, as in LXC (its mainloop refuses to run).
             do {
                 proxy = SeccompProxyClient(
                     socket: try SeccompProxyClient.connect(to: address),
                     cookie: request.seccompCookie, monitorPID: getpid(),
                     initPID: container.process.pid)
             } catch {
-                log.warn("seccomp proxy \(address) of \(name): \(error)")
+                try? container.process.signal(SIGKILL)
+                _ = try? container.process.wait()
+                container.releaseResources()
+                throw .host(step: "connect to the seccomp proxy of lxc.seccomp.notify.proxy", error)
             }
         }
         do {

@@ -57,7 +57,7 @@ private func writePolicy(_ text: String) throws -> String {
 }
 
 @Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
-struct SeccompNotifyFDTests {
+struct ContainerSeccompNotifyTests {
     @Test func aForegroundStartHandsOutTheListenerOfThePendingNotification() throws {
         let lxcpath = NotifyLXCPath("notifyfd")
         let socketName = "swiftlxc-notifyfd-\(getpid())"
@@ -187,5 +187,41 @@ struct SeccompNotifyFDTests {
         #expect(throws: ContainerError.self) { try container.seccompNotifyFD() }
         try container.stop()
         #expect(foreground.join() == .some(nil))
+    }
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ContainerSeccompProxyStartTests {
+    @Test func aProxyThatCannotBeReachedFailsTheStartAndLeavesNothing() throws {
+        let lxcpath = NotifyLXCPath("noproxy")
+        let policy = try writePolicy("2\ndenylist\nmkdir notify\nmkdirat notify\n")
+        defer { unlink(policy) }
+        let address = "/tmp/swiftlxc-noproxy-\(getpid()).sock"
+        let container = Container(name: "noproxy\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "empty"), ("lxc.seccomp.profile", policy),
+                ("lxc.seccomp.notify.proxy", "unix:\(address)"),
+            ])
+        do {
+            try container.start(command: ["/bin/sleep", "30"])
+            Issue.record("the container started without its seccomp proxy")
+            try? container.stop()
+        } catch {
+            #expect("\(error)".contains("seccomp proxy"))
+            #expect("\(error)".contains(address))
+        }
+        #expect(container.state == .stopped)
+        // Only the notify rule asks for the proxy: without one the same config starts.
+        let plain = Container(name: "noproxy-plain\(getpid())", lxcpath: lxcpath.path)
+        try plain.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "empty"), ("lxc.seccomp.notify.proxy", "unix:\(address)"),
+            ])
+        try plain.start(command: ["/bin/sleep", "30"])
+        #expect(plain.state == .running)
+        try plain.stop()
     }
 }
