@@ -5,6 +5,7 @@
 #   - writes one OCI bundle (used by swiftlxc, crun and runc) and one LXC config,
 #   - builds a system rootfs with busybox init and its configs (empty and veth network),
 #   - writes the seccomp bundle (podman's default profile) and conmon's bundle,
+#   - builds the seccomp notify rootfs, workload, policy and configs,
 #   - checks that each peer really runs /bin/true with exit status 0.
 # Idempotent: running it again changes nothing that is already in place.
 #
@@ -138,6 +139,41 @@ cmp -s "$profile" "$seccomp/profile.json" || cp "$profile" "$seccomp/profile.jso
 jq --slurpfile profile "$seccomp/profile.json" --arg rootfs "$rootfs" \
     '.linux.seccomp = $profile[0] | .root.path = $rootfs' "$bundle/config.json" \
     > "$seccomp/config.json"
+
+# --- seccomp notify (seccomp-notify) ------------------------------------------------------
+# A rootfs holding Scripts/bench/notify-loop.c compiled static, a policy that sends getppid
+# to the notifier, and two LXC configs: proxy.conf names the bench's proxy (swiftlxc start
+# and lxc-start), monitor.conf none (SwiftLXC's monitor answers by itself). The proxy socket
+# is a path: LXC 5.0.2 connects to an abstract name without its last byte.
+notify=$dir/seccomp-notify
+mkdir -p "$notify/swiftlxc" "$notify/lxc"
+[ -x "$notify/rootfs/bin/busybox" ] || "$here/make-rootfs.sh" "$notify/rootfs"
+loop=$notify/rootfs/bin/notify-loop
+if [ ! -x "$loop" ] || [ "$here/bench/notify-loop.c" -nt "$loop" ]; then
+    if command -v gcc >/dev/null; then
+        gcc -static -O2 -o "$loop" "$here/bench/notify-loop.c" || say "gcc failed on notify-loop.c"
+    else
+        say "gcc is not installed: no seccomp-notify workload"
+    fi
+fi
+[ -f "$notify/policy" ] || printf '2\ndenylist\ngetppid notify\n' > "$notify/policy"
+write_notify_conf() {
+    conf=$1
+    shift
+    {
+        echo "lxc.uts.name = bench"
+        echo "lxc.rootfs.path = dir:$notify/rootfs"
+        echo "lxc.net.0.type = empty"
+        echo "lxc.seccomp.profile = $notify/policy"
+        for line in "$@"; do echo "$line"; done
+        echo "lxc.apparmor.profile = unconfined"
+        echo "lxc.log.level = ERROR"
+    } > "$conf.new"
+    if cmp -s "$conf.new" "$conf"; then rm "$conf.new"; else mv "$conf.new" "$conf"; fi
+}
+write_notify_conf "$notify/proxy.conf" "lxc.seccomp.notify.proxy = unix:$notify/proxy.sock" \
+    "lxc.seccomp.notify.cookie = swiftlxc-bench"
+write_notify_conf "$notify/monitor.conf"
 
 # --- conmon bundle (monitor-rss) -----------------------------------------------------------
 # conmon supervises a container that stays up: the same rootfs, running sleep.

@@ -35,6 +35,8 @@ public final class Container: @unchecked Sendable {
     public let name: String
     public let lxcpath: String
     private let store: ContainerStore
+    /// The notify listener of a foreground start of this object, while it runs.
+    private let foregroundListener = SeccompListenerSlot()
 
     /// LXC's default lxcpath for root.
     public static let defaultLXCPath = "/var/lib/lxc"
@@ -258,7 +260,8 @@ public final class Container: @unchecked Sendable {
         command: [String]?, useInit: Bool, consoleMirror: Int32 = -1,
         ready: (LaunchError?) -> Void
     ) -> TerminationStatus {
-        let monitor = Monitor(lxcpath: lxcpath, name: name) { () throws(LaunchError) in
+        let monitor = Monitor(lxcpath: lxcpath, name: name, sharedListener: foregroundListener) {
+            () throws(LaunchError) in
             do {
                 return try self.makeRequest(command: command, useInit: useInit)
             } catch {
@@ -385,6 +388,28 @@ public final class Container: @unchecked Sendable {
             if waited >= deadline { return false }
             usleep(10_000)
             waited += 10
+        }
+    }
+
+    /// A duplicate of the seccomp notify listener held by this process (LXC's
+    /// `seccomp_notify_fd`): only a foreground start of this object, whose monitor loop runs
+    /// here, holds it, and only while the container runs. Throws EBADF otherwise: after a
+    /// daemonized start the detached monitor holds it (`seccompNotifyFDActive` fetches it
+    /// from there), and a filter without a notify rule has none.
+    public func seccompNotifyFD() throws(ContainerError) -> FileDescriptor {
+        let listener: FileDescriptor?
+        do {
+            listener = try foregroundListener.duplicate()
+        } catch {
+            throw .command("seccomp notify fd of \(name)", error)
+        }
+        switch consume listener {
+        case .some(let fd): return fd
+        case .none:
+            throw .command(
+                "seccomp notify fd of \(name): no listener in this process (only a foreground "
+                    + "start of this object holds one, while its container runs)",
+                SyscallError(.EBADF, call: "seccomp_notify_fd"))
         }
     }
 

@@ -3,6 +3,7 @@ import LXCCgroups
 import LXCConsole
 import LXCSeccomp
 import LXCSystem
+import Synchronization
 
 /// LXC's container states.
 public enum ContainerState: String, Sendable, CaseIterable {
@@ -14,6 +15,35 @@ public enum ContainerState: String, Sendable, CaseIterable {
     case freezing = "FREEZING"
     case frozen = "FROZEN"
     case thawed = "THAWED"
+}
+
+/// The seccomp notify listener of a container whose monitor loop runs in this process, for
+/// the caller's other threads (LXC's `seccomp_notify_fd` after a foreground start). The
+/// monitor publishes each launch's listener and withdraws it before closing it, so a
+/// duplicate is never taken of a number that has been closed or reused.
+public final class SeccompListenerSlot: Sendable {
+    private let listener = Mutex<Int32>(-1)
+
+    public init() {}
+
+    func publish(_ fd: Int32) {
+        listener.withLock { $0 = fd }
+    }
+
+    func withdraw() {
+        listener.withLock { $0 = -1 }
+    }
+
+    /// A close-on-exec duplicate of the published listener (`fcntl(F_DUPFD_CLOEXEC)`), or nil
+    /// when none is published: no monitor loop runs here, the container has stopped, or its
+    /// filter has no notify rule.
+    public func duplicate() throws(SyscallError) -> FileDescriptor? {
+        try listener.withLock { fd throws(SyscallError) -> FileDescriptor? in
+            guard fd >= 0 else { return nil }
+            return FileDescriptor(
+                owning: try check(fcntl(fd, F_DUPFD_CLOEXEC, 0), "fcntl F_DUPFD_CLOEXEC"))
+        }
+    }
 }
 
 /// The per-container monitor: it starts the container, owns its init's pidfd, serves the
@@ -43,15 +73,19 @@ public final class Monitor {
     private var console: ContainerConsole?
     /// An fd that also gets the console's output (a foreground start's stdout), or -1.
     public var consoleMirror: Int32 = -1
+    /// Where the running launch's seccomp listener is shown to other threads.
+    public let sharedListener: SeccompListenerSlot
 
     /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
-    /// reboot picks up the config as it is then.
+    /// reboot picks up the config as it is then. `sharedListener` shows each launch's notify
+    /// listener while it runs.
     public init(
-        lxcpath: String, name: String,
+        lxcpath: String, name: String, sharedListener: SeccompListenerSlot = SeccompListenerSlot(),
         makeRequest: @escaping () throws(LaunchError) -> LaunchRequest
     ) {
         self.lxcpath = lxcpath
         self.name = name
+        self.sharedListener = sharedListener
         self.makeRequest = makeRequest
     }
 
@@ -110,6 +144,7 @@ public final class Monitor {
             let status = (try? container.process.wait()) ?? .exited(-1)
             standDownKeeper()
             console?.drain()
+            sharedListener.withdraw()
             container.releaseResources()
             if status == .signaled(SIGHUP) && !stopping {
                 log.info("container \(name) rebooted; starting it again")
@@ -140,14 +175,18 @@ public final class Monitor {
         let container = try Launcher.start(request)
         proxy = nil
         if let address = request.seccompProxy, container.seccompListener >= 0 {
-            // No proxy, or one that goes away, is answered ENOSYS call by call, as LXC does.
+            // A proxy that goes away later is answered ENOSYS call by call; one that cannot be
+            // reached now fails the start, as in LXC (its mainloop refuses to run).
             do {
                 proxy = SeccompProxyClient(
                     socket: try SeccompProxyClient.connect(to: address),
                     cookie: request.seccompCookie, monitorPID: getpid(),
                     initPID: container.process.pid)
             } catch {
-                log.warn("seccomp proxy \(address) of \(name): \(error)")
+                try? container.process.signal(SIGKILL)
+                _ = try? container.process.wait()
+                container.releaseResources()
+                throw .host(step: "connect to the seccomp proxy of lxc.seccomp.notify.proxy", error)
             }
         }
         var inherited = [listener]
@@ -158,6 +197,7 @@ public final class Monitor {
         } catch {
             log.warn("no keeper for \(name): \(error); it will outlive a killed monitor")
         }
+        if container.seccompListener >= 0 { sharedListener.publish(container.seccompListener) }
         return container
     }
 

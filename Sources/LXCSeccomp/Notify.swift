@@ -117,8 +117,19 @@ public enum SeccompNotify {
         }
     }
 
-    /// `seccomp(SECCOMP_GET_NOTIF_SIZES)`.
+    /// `seccomp(SECCOMP_GET_NOTIF_SIZES)`, asked of the kernel once per process: the sizes
+    /// cannot change while it runs, and a notification path should not pay a system call
+    /// for them each time.
     public static func sizes() throws(SyscallError) -> Sizes {
+        switch kernelSizes {
+        case .success(let sizes): return sizes
+        case .failure(let error): throw error
+        }
+    }
+
+    private static let kernelSizes = Result { () throws(SyscallError) in try querySizes() }
+
+    private static func querySizes() throws(SyscallError) -> Sizes {
         var sizes = seccomp_notif_sizes()
         let result = withUnsafeMutablePointer(to: &sizes) { pointer in
             shim_syscall6(Int(SYS_seccomp), getNotifSizes, 0, Int(bitPattern: pointer), 0, 0, 0)

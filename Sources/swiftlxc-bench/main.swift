@@ -3,7 +3,8 @@ import LXCSystem
 
 // swiftlxc-bench: runs the scenarios, prints the table and writes the report files.
 // It stays single-threaded (no Dispatch, no async): the spawn scenario forks, and a fork of a
-// multithreaded process may inherit a lock held by another thread.
+// multithreaded process may inherit a lock held by another thread. The one exception, the
+// seccomp-notify scenario's proxy thread, is joined before that scenario returns.
 
 let options: Options
 do {

@@ -52,20 +52,37 @@ struct ScenarioResult {
 enum SampleUnit {
     /// Nanoseconds, shown as milliseconds.
     case time
+    /// Nanoseconds, shown as microseconds: for work that takes a few of them.
+    case microseconds
     /// KiB, shown as MiB.
     case memory
 
     /// The column and JSON key suffix.
-    var name: String { self == .time ? "ms" : "MiB" }
+    var name: String {
+        switch self {
+        case .time: "ms"
+        case .microseconds: "us"
+        case .memory: "MiB"
+        }
+    }
 
     /// A sample in the unit the report shows.
     func scaled(_ sample: Double) -> Double {
-        self == .time ? sample / 1e6 : sample / 1024
+        switch self {
+        case .time: sample / 1e6
+        case .microseconds: sample / 1e3
+        case .memory: sample / 1024
+        }
     }
 
-    /// A sample as the report shows it: milliseconds with three decimals, MiB with two.
+    /// A sample as the report shows it: milliseconds with three decimals, microseconds and
+    /// MiB with two.
     func format(_ sample: Double) -> String {
-        self == .time ? milliseconds(sample) : fixed(sample / 1024, 2)
+        switch self {
+        case .time: milliseconds(sample)
+        case .microseconds: fixed(sample / 1e3, 2)
+        case .memory: fixed(sample / 1024, 2)
+        }
     }
 }
 
@@ -112,6 +129,7 @@ enum Scenarios {
         PendingScenario(
             id: "console", title: "console throughput", feature: "the console ring buffer"),
         SeccompScenario(),
+        SeccompNotifyScenario(),
         PendingScenario(
             id: "mount-injection", title: "mount injection latency",
             feature: "mount injection"),

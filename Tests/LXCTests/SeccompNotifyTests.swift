@@ -1,0 +1,227 @@
+import Glibc
+import LXCSeccomp
+import LXCSystem
+import Testing
+
+@testable import LXC
+
+/// An lxcpath of its own, removed with its containers when the test ends.
+private final class NotifyLXCPath {
+    let path: String
+
+    init(_ tag: String) {
+        path = "/tmp/swiftlxc-lxcpath-\(getpid())-\(tag)"
+        mkdir(path, 0o755)
+    }
+
+    deinit {
+        for name in listContainers(lxcpath: path) {
+            let container = Container(name: name, lxcpath: path)
+            if container.isRunning { try? container.stop() }
+        }
+        _ = try? Spawn.run(SpawnRequest(path: "/bin/rm", arguments: ["rm", "-rf", path]))
+    }
+}
+
+/// A listening abstract `SOCK_SEQPACKET` socket, where a seccomp proxy waits for the monitor.
+private func listenAbstract(_ name: String) throws -> FileDescriptor {
+    let fd = FileDescriptor(
+        owning: socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(name.utf8)
+    withUnsafeMutableBytes(of: &address.sun_path) { path in
+        for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
+    }
+    let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd.rawValue, $0, length) }
+    }
+    #expect(bound == 0)
+    #expect(listen(fd.rawValue, 4) == 0)
+    return fd
+}
+
+/// What `fd` is, as `/proc/self/fd` names it (`anon_inode:seccomp notify` for a listener).
+private func descriptorTarget(_ fd: Int32) -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    let count = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+    guard count > 0 else { return "" }
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+private func writePolicy(_ text: String) throws -> String {
+    let path = "/tmp/swiftlxc-notifyfd-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).policy"
+    try FileContents.write(text, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+    return path
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ContainerSeccompNotifyTests {
+    @Test func aForegroundStartHandsOutTheListenerOfThePendingNotification() throws {
+        let lxcpath = NotifyLXCPath("notifyfd")
+        let socketName = "swiftlxc-notifyfd-\(getpid())"
+        let listenerFD = try listenAbstract(socketName).release()
+        let policy = try writePolicy("2\ndenylist\nmkdir notify\nmkdirat notify\n")
+        defer { unlink(policy) }
+        let out = "/tmp/notifyfd-\(getpid())"
+        let container = Container(name: "notifyfd\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "empty"), ("lxc.seccomp.profile", policy),
+                ("lxc.seccomp.notify.proxy", "unix:@\(socketName)"),
+            ])
+
+        // The proxy takes the listener from the starter's `seccompNotifyFD` while the
+        // notification is pending: its id must be valid on that descriptor.
+        let proxy = BlockingThread { () -> String in
+            let server = FileDescriptor(owning: listenerFD)
+            guard let connection = try? server.accept(),
+                let (bytes, _) = try? connection.receive(capacity: 4096, maxDescriptors: 4),
+                bytes.count >= 32 + 80 + 24
+            else { return "no datagram" }
+            let id = bytes.withUnsafeBytes {
+                $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self)
+            }
+            let verdict: String
+            do {
+                let listener = try container.seccompNotifyFD()
+                let target = descriptorTarget(listener.rawValue)
+                if target != "anon_inode:seccomp notify" {
+                    verdict = "not a listener: \(target)"
+                } else if !SeccompNotify.isValid(id, listener: listener.rawValue) {
+                    verdict = "notification \(id) not pending on the returned listener"
+                } else {
+                    verdict = "ok"
+                }
+            } catch {
+                verdict = "\(error)"
+            }
+            var reply = Array(bytes[0..<112])
+            withUnsafeBytes(of: id) { reply.append(contentsOf: $0) }
+            withUnsafeBytes(of: Int64(0)) { reply.append(contentsOf: $0) }
+            withUnsafeBytes(of: Int32(-EOPNOTSUPP)) { reply.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt32(0)) { reply.append(contentsOf: $0) }
+            try? connection.send(reply)
+            return verdict
+        }
+        let foreground = BlockingThread { () -> String? in
+            do {
+                try container.start(
+                    command: ["/bin/sh", "-c", "mkdir /tmp/p$$ 2>\(out); sleep 30"],
+                    daemonize: false)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(container.wait(for: .running, timeout: 10))
+        #expect(proxy.join() == "ok")
+        var text = ""
+        for _ in 0..<200 where !text.contains("not supported") {
+            text = (try? FileContents.readText(rootfs + out)) ?? ""
+            usleep(10_000)
+        }
+        #expect(text.contains("Operation not supported"))
+        unlink(rootfs + out)
+
+        // Another object for the same container did not start it: it holds no listener.
+        let other = Container(name: container.name, lxcpath: lxcpath.path)
+        #expect(throws: ContainerError.self) { try other.seccompNotifyFD() }
+
+        try container.stop()
+        #expect(foreground.join() == .some(nil))
+        // Once stopped, the listener is closed and withdrawn.
+        do {
+            _ = try container.seccompNotifyFD()
+            Issue.record("a stopped container still handed out a listener")
+        } catch {
+            guard case .command(_, let reason) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(reason.errno == .EBADF)
+        }
+    }
+
+    @Test func aDaemonizedStartLeavesTheListenerWithTheMonitor() throws {
+        let lxcpath = NotifyLXCPath("notifyfd-daemon")
+        let policy = try writePolicy("2\ndenylist\nmkdir notify\nmkdirat notify\n")
+        defer { unlink(policy) }
+        let container = Container(name: "notifyd\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [("lxc.net.0.type", "empty"), ("lxc.seccomp.profile", policy)])
+        try container.start(command: ["/bin/sleep", "30"])
+        defer { try? container.stop() }
+
+        do {
+            _ = try container.seccompNotifyFD()
+            Issue.record("a daemonized start handed out a listener in the caller")
+        } catch {
+            guard case .command(let what, let reason) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+            #expect(reason.errno == .EBADF)
+            #expect(what.contains(container.name))
+        }
+        let active = try container.seccompNotifyFDActive()
+        #expect(descriptorTarget(active.rawValue) == "anon_inode:seccomp notify")
+    }
+
+    @Test func aForegroundStartWithoutANotifyRuleHasNoListener() throws {
+        let lxcpath = NotifyLXCPath("notifyfd-none")
+        let container = Container(name: "notifyn\(getpid())", lxcpath: lxcpath.path)
+        try container.create(rootfs: .inPlace(rootfs), items: [("lxc.net.0.type", "empty")])
+        let foreground = BlockingThread { () -> String? in
+            do {
+                try container.start(command: ["/bin/sleep", "30"], daemonize: false)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(container.wait(for: .running, timeout: 10))
+        #expect(throws: ContainerError.self) { try container.seccompNotifyFD() }
+        try container.stop()
+        #expect(foreground.join() == .some(nil))
+    }
+}
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ContainerSeccompProxyStartTests {
+    @Test func aProxyThatCannotBeReachedFailsTheStartAndLeavesNothing() throws {
+        let lxcpath = NotifyLXCPath("noproxy")
+        let policy = try writePolicy("2\ndenylist\nmkdir notify\nmkdirat notify\n")
+        defer { unlink(policy) }
+        let address = "/tmp/swiftlxc-noproxy-\(getpid()).sock"
+        let container = Container(name: "noproxy\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "empty"), ("lxc.seccomp.profile", policy),
+                ("lxc.seccomp.notify.proxy", "unix:\(address)"),
+            ])
+        do {
+            try container.start(command: ["/bin/sleep", "30"])
+            Issue.record("the container started without its seccomp proxy")
+            try? container.stop()
+        } catch {
+            #expect("\(error)".contains("seccomp proxy"))
+            #expect("\(error)".contains(address))
+        }
+        #expect(container.state == .stopped)
+        // Only the notify rule asks for the proxy: without one the same config starts.
+        let plain = Container(name: "noproxy-plain\(getpid())", lxcpath: lxcpath.path)
+        try plain.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "empty"), ("lxc.seccomp.notify.proxy", "unix:\(address)"),
+            ])
+        try plain.start(command: ["/bin/sleep", "30"])
+        #expect(plain.state == .running)
+        try plain.stop()
+    }
+}
