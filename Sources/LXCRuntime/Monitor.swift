@@ -22,26 +22,35 @@ public enum ContainerState: String, Sendable, CaseIterable {
 /// monitor publishes each launch's listener and withdraws it before closing it, so a
 /// duplicate is never taken of a number that has been closed or reused.
 public final class SeccompListenerSlot: Sendable {
-    private let listener = Mutex<Int32>(-1)
+    private struct Slot {
+        var fd: Int32 = -1
+        var handedOut = false
+    }
+    private let slot = Mutex(Slot())
 
     public init() {}
 
     func publish(_ fd: Int32) {
-        listener.withLock { $0 = fd }
+        slot.withLock { $0 = Slot(fd: fd) }
     }
 
     func withdraw() {
-        listener.withLock { $0 = -1 }
+        slot.withLock { $0 = Slot() }
     }
+
+    /// Whether a caller took the published listener: it serves the notifications now.
+    var wasHandedOut: Bool { slot.withLock { $0.handedOut } }
 
     /// A close-on-exec duplicate of the published listener (`fcntl(F_DUPFD_CLOEXEC)`), or nil
     /// when none is published: no monitor loop runs here, the container has stopped, or its
     /// filter has no notify rule.
     public func duplicate() throws(SyscallError) -> FileDescriptor? {
-        try listener.withLock { fd throws(SyscallError) -> FileDescriptor? in
-            guard fd >= 0 else { return nil }
-            return FileDescriptor(
-                owning: try check(fcntl(fd, F_DUPFD_CLOEXEC, 0), "fcntl F_DUPFD_CLOEXEC"))
+        try slot.withLock { slot throws(SyscallError) -> FileDescriptor? in
+            guard slot.fd >= 0 else { return nil }
+            let copy = FileDescriptor(
+                owning: try check(fcntl(slot.fd, F_DUPFD_CLOEXEC, 0), "fcntl F_DUPFD_CLOEXEC"))
+            slot.handedOut = true
+            return copy
         }
     }
 }
@@ -75,6 +84,8 @@ public final class Monitor {
     public var consoleMirror: Int32 = -1
     /// Where the running launch's seccomp listener is shown to other threads.
     public let sharedListener: SeccompListenerSlot
+    /// A client took the listener over the command socket (`seccompNotifyFDActive`).
+    private var listenerHandedOut = false
 
     /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
     /// reboot picks up the config as it is then. `sharedListener` shows each launch's notify
@@ -133,7 +144,7 @@ public final class Monitor {
                 continue
             }
             if event == .seccompNotification {
-                answerSeccomp(container.seccompListener)
+                if servesSeccomp { answerSeccomp(container.seccompListener) }
                 continue
             }
             if event == .consoleOutput {
@@ -174,6 +185,7 @@ public final class Monitor {
         try attachConsole(&request)
         let container = try Launcher.start(request)
         proxy = nil
+        listenerHandedOut = false
         if let address = request.seccompProxy, container.seccompListener >= 0 {
             // A proxy that goes away later is answered ENOSYS call by call; one that cannot be
             // reached now fails the start, as in LXC (its mainloop refuses to run).
@@ -255,7 +267,9 @@ public final class Monitor {
         var fds = [
             pollfd(fd: server.fd.rawValue, events: Int16(POLLIN), revents: 0),
             pollfd(fd: container.process.fd.rawValue, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: container.seccompListener, events: Int16(POLLIN), revents: 0),
+            pollfd(
+                fd: servesSeccomp ? container.seccompListener : -1, events: Int16(POLLIN),
+                revents: 0),
             pollfd(fd: console?.controllerDescriptor ?? -1, events: Int16(POLLIN), revents: 0),
         ]
         while true {
@@ -303,6 +317,7 @@ public final class Monitor {
                 break
             }
             descriptors = [container.seccompListener]
+            listenerHandedOut = true
         case .stop:
             stopping = true
             state = .stopping
@@ -348,6 +363,13 @@ public final class Monitor {
                 return CommandMessage(code: -error.errno.rawValue)
             }
         }
+    }
+
+    /// Whether this loop answers the listener: always with a proxy; without one, only until a
+    /// caller has taken the listener (`seccompNotifyFD`, `seccompNotifyFDActive`), which then
+    /// serves the notifications itself, as with LXC, instead of racing the monitor's ENOSYS.
+    private var servesSeccomp: Bool {
+        proxy != nil || !(listenerHandedOut || sharedListener.wasHandedOut)
     }
 
     /// One notification of the container's filter: the proxy answers, or ENOSYS.

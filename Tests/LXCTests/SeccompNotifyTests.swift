@@ -225,3 +225,42 @@ struct ContainerSeccompProxyStartTests {
         try plain.stop()
     }
 }
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct ContainerSeccompHandOverTests {
+    /// Without a proxy the monitor answers ENOSYS only until someone takes the listener;
+    /// then the taker's answer is the one the container sees, as with LXC.
+    @Test func aListenerTakenOverTheSocketIsServedByTheTaker() throws {
+        let lxcpath = NotifyLXCPath("handover")
+        let policy = try writePolicy("2\ndenylist\nmkdir notify\nmkdirat notify\n")
+        defer { unlink(policy) }
+        let gate = "/tmp/handover-go-\(getpid())"
+        let out = "/tmp/handover-out-\(getpid())"
+        let container = Container(name: "handover\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [("lxc.net.0.type", "empty"), ("lxc.seccomp.profile", policy)])
+        try container.start(command: [
+            "/bin/sh", "-c",
+            "until [ -e \(gate) ]; do sleep 0.02; done; mkdir /tmp/h$$ 2>\(out); sleep 30",
+        ])
+        defer {
+            try? container.stop()
+            unlink(rootfs + gate)
+            unlink(rootfs + out)
+        }
+        let listener = try container.seccompNotifyFDActive()
+        try FileContents.write("", to: rootfs + gate, flags: O_WRONLY | O_CREAT)
+        var ready = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&ready, 1, 5000) == 1)
+        let notification = try SeccompNotify.receive(listener.rawValue)
+        try SeccompNotify.respond(
+            .fail(Errno(rawValue: EOPNOTSUPP)), to: notification.id, listener: listener.rawValue)
+        var text = ""
+        for _ in 0..<300 where text.isEmpty {
+            text = (try? FileContents.readText(rootfs + out)) ?? ""
+            usleep(10_000)
+        }
+        #expect(text.contains("Operation not supported"))
+    }
+}
