@@ -182,6 +182,38 @@ mkdir -p "$conmon"
 jq --arg rootfs "$rootfs" '.process.args = ["/bin/sleep", "100000"] | .root.path = $rootfs' \
     "$bundle/config.json" > "$conmon/config.json"
 
+# --- console (console) ---------------------------------------------------------------------
+# The system container of system-start with a 1 MiB console ring buffer.
+console=$dir/console
+mkdir -p "$console/swiftlxc" "$console/lxc"
+write_system_conf "$console/console.conf" "lxc.net.0.type = empty" \
+    "lxc.console.buffer.size = 1048576"
+
+# --- mount injection (mount-injection) -----------------------------------------------------
+# LXC's mount injection (lxc_container.mount) needs lxc.mount.auto = shmounts:HOST, and the
+# host directory must sit on a shared mount so that what LXC mounts there propagates into
+# the container (systemd hosts share / by default; this one does not). SwiftLXC attaches a
+# detached mount directly and needs neither, so its container uses empty.conf.
+inject=$dir/inject
+mkdir -p "$inject/shmounts" "$inject/source" "$inject/lxc" "$inject/swiftlxc"
+echo "injected" > "$inject/source/file"
+if ! mountpoint -q "$inject/shmounts"; then
+    mount --bind "$inject/shmounts" "$inject/shmounts"
+fi
+mount --make-shared "$inject/shmounts"
+cp "$system/empty.conf" "$inject/lxc.conf.new"
+echo "lxc.mount.auto = shmounts:$inject/shmounts" >> "$inject/lxc.conf.new"
+if cmp -s "$inject/lxc.conf.new" "$inject/lxc.conf"; then rm "$inject/lxc.conf.new"
+else mv "$inject/lxc.conf.new" "$inject/lxc.conf"; fi
+helper=$inject/lxc-inject
+if [ ! -x "$helper" ] || [ "$here/bench/lxc-inject.c" -nt "$helper" ]; then
+    if command -v gcc >/dev/null; then
+        gcc -O2 -o "$helper" "$here/bench/lxc-inject.c" -llxc || say "gcc failed on lxc-inject.c"
+    else
+        say "gcc is not installed: no LXC mount-injection peer"
+    fi
+fi
+
 # --- check each peer -----------------------------------------------------------------------
 status=0
 check() {

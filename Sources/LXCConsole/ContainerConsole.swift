@@ -41,6 +41,8 @@ public final class ContainerConsole {
     public let ring: RingBuffer?
     private let logFile: ConsoleLogFile?
     private var logFailed = false
+    /// One read's worth of the controller, reused by every drain.
+    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
     /// An fd that also gets the output as it comes (a foreground start's stdout), or -1.
     /// Input is not forwarded from it.
     public var mirror: Int32 = -1
@@ -57,6 +59,10 @@ public final class ContainerConsole {
         }
     }
 
+    deinit {
+        readBuffer.deallocate()
+    }
+
     /// The controlling side, for the monitor's poll set.
     public var controllerDescriptor: Int32 { terminal.controller.rawValue }
     /// The container's side, passed as its stdio.
@@ -67,29 +73,14 @@ public final class ContainerConsole {
     /// Moves everything the container has written into the ring buffer and the log file.
     /// The monitor holds the peer open, so the controller never reports a hang-up.
     public func drain() {
-        var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
-            let count = buffer.withUnsafeMutableBytes {
-                read(terminal.controller.rawValue, $0.baseAddress, $0.count)
-            }
+            let count = read(terminal.controller.rawValue, readBuffer.baseAddress, readBuffer.count)
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return }  // EAGAIN: nothing more for now
-            buffer.withUnsafeBytes { bytes in
-                let chunk = UnsafeRawBufferPointer(rebasing: bytes[0..<count])
-                ring?.write(chunk)
-                if mirror >= 0 {
-                    var offset = 0
-                    while offset < count {
-                        let written = write(mirror, chunk.baseAddress! + offset, count - offset)
-                        if written < 0 && errno == EINTR { continue }
-                        guard written > 0 else {
-                            mirror = -1  // a closed stdout stops the mirror, not the console
-                            break
-                        }
-                        offset += written
-                    }
-                }
-                guard let logFile, !logFailed else { return }
+            let chunk = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
+            ring?.write(chunk)
+            if mirror >= 0 { copyToMirror(chunk) }
+            if let logFile, !logFailed {
                 do {
                     try logFile.write(chunk)
                 } catch {
@@ -98,6 +89,19 @@ public final class ContainerConsole {
                     log.error("console log file: \(error); no more output goes there")
                 }
             }
+        }
+    }
+
+    private func copyToMirror(_ chunk: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < chunk.count {
+            let written = write(mirror, chunk.baseAddress! + offset, chunk.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                mirror = -1  // a closed stdout stops the mirror, not the console
+                return
+            }
+            offset += written
         }
     }
 

@@ -126,13 +126,10 @@ enum Scenarios {
         SystemStartScenario(),
         ConcurrentStartScenario(),
         MonitorRSSScenario(),
-        PendingScenario(
-            id: "console", title: "console throughput", feature: "the console ring buffer"),
+        ConsoleScenario(),
         SeccompScenario(),
         SeccompNotifyScenario(),
-        PendingScenario(
-            id: "mount-injection", title: "mount injection latency",
-            feature: "mount injection"),
+        MountInjectionScenario(),
         NetworkScenario(),
         PendingScenario(id: "attach", title: "attach latency", feature: "attach"),
     ]
