@@ -116,6 +116,6 @@ enum Scenarios {
             id: "mount-injection", title: "mount injection latency",
             feature: "mount injection"),
         NetworkScenario(),
-        PendingScenario(id: "attach", title: "attach latency", feature: "attach"),
+        AttachScenario(),
     ]
 }
