@@ -15,6 +15,9 @@ public enum MonitorCommand: UInt32, Sendable {
     case cgroupStats = 10
     case getSeccompNotifyFD = 11
     case consoleLog = 12
+    /// What an attach needs: the sealed memfd copy of the helper binary and the init's
+    /// pidfd as descriptors, `AttachDefaults` as the payload.
+    case attachContext = 13
 }
 
 /// One request or reply on a monitor's command socket: a command (or a status, `-errno`),

@@ -86,6 +86,12 @@ public final class Monitor {
     public let sharedListener: SeccompListenerSlot
     /// A client took the listener over the command socket (`seccompNotifyFDActive`).
     private var listenerHandedOut = false
+    /// The attach helper as a sealed memfd (CVE-2019-5736: what enters the container is
+    /// never the host's file), copied at the first attach and kept; -1 before.
+    private var attachBinary: Int32 = -1
+    /// The container-side binary of the current launch, and what an attach applies.
+    private var initPath: String?
+    private var attachDefaults = AttachDefaults()
 
     /// `makeRequest` builds the launch; it runs again for every restart after a reboot, so a
     /// reboot picks up the config as it is then. `sharedListener` shows each launch's notify
@@ -184,6 +190,9 @@ public final class Monitor {
         }
         try attachConsole(&request)
         let container = try Launcher.start(request)
+        initPath = request.initPath
+        attachDefaults = AttachDefaults(
+            plan: request.plan, cgroupDirectories: container.cgroup?.attachDirectories ?? [])
         proxy = nil
         listenerHandedOut = false
         if let address = request.seccompProxy, container.seccompListener >= 0 {
@@ -333,6 +342,14 @@ public final class Monitor {
                 _ = try? peer.socket.send(reply.encoded(), descriptors: [data.rawValue])
                 return
             }
+        case .attachContext:
+            do {
+                descriptors = [try attachHelper(), container.process.fd.rawValue]
+                reply.payload = [attachDefaults.payload]
+            } catch {
+                reply.code = -error.errno.rawValue
+                reply.payload = [error.description]
+            }
         case .signal:
             guard let number = request.payload.first.flatMap({ Int32($0) }) else {
                 reply.code = -EINVAL
@@ -341,6 +358,24 @@ public final class Monitor {
             reply.code = signalInit(container, number)
         }
         _ = try? peer.socket.send(reply.encoded(), descriptors: descriptors)
+    }
+
+    /// The sealed memfd copy of the container-side binary, made once.
+    private func attachHelper() throws(SyscallError) -> Int32 {
+        if attachBinary >= 0 { return attachBinary }
+        let path: String
+        if let initPath {
+            path = initPath
+        } else {
+            do {
+                path = try Launcher.locateInit()
+            } catch {
+                throw SyscallError(.ENOENT, call: "open", object: error.description)
+            }
+        }
+        attachBinary = try ProcessControl.sealedMemfd("swiftlxc-attach", copying: path).release()
+        log.debug("attach helper \(path) copied into a sealed memfd")
+        return attachBinary
     }
 
     /// LXC's console_log: payload `read`, `clear` ("1" or "0") and the byte limit; the bytes

@@ -118,6 +118,46 @@ public enum ProcessControl {
         return memory
     }
 
+    /// A sealed memfd holding a copy of the file at `path` (an executable to run from it):
+    /// the copy is made in the kernel (`copy_file_range`, `sendfile` where that is refused)
+    /// and sealed against every change, so a process that runs it cannot reach the file.
+    public static func sealedMemfd(_ name: String, copying path: String) throws(SyscallError)
+        -> FileDescriptor
+    {
+        let allowSealing: UInt32 = 0x2
+        let addSeals: Int32 = 1033
+        let seals: Int32 = 0x1 | 0x2 | 0x4 | 0x8  // SEAL, SHRINK, GROW, WRITE
+        let source = try FileDescriptor.open(path, O_RDONLY)
+        var info = stat()
+        _ = try check(fstat(source.rawValue, &info), "fstat", path)
+        let memory = try memfd(name, flags: allowSealing)
+        var remaining = Int(info.st_size)
+        var useSendfile = false
+        while remaining > 0 {
+            var copied: Int
+            if useSendfile {
+                copied = sendfile(memory.rawValue, source.rawValue, nil, remaining)
+            } else {
+                // glibc declares copy_file_range only under _GNU_SOURCE.
+                copied = shim_syscall6(
+                    Int(SYS_copy_file_range), Int(source.rawValue), 0, Int(memory.rawValue), 0,
+                    remaining, 0)
+                if copied < 0 && [.EXDEV, .EINVAL, .ENOSYS, .EOPNOTSUPP].contains(Errno.current) {
+                    useSendfile = true
+                    continue
+                }
+            }
+            if copied < 0 && Errno.current == .EINTR { continue }
+            if copied == 0 {
+                throw SyscallError(.EIO, call: "copy_file_range", object: "\(path): file shrank")
+            }
+            _ = try check(copied, useSendfile ? "sendfile" : "copy_file_range", path)
+            remaining -= copied
+        }
+        _ = try check(fcntl(memory.rawValue, addSeals, seals), "fcntl F_ADD_SEALS", name)
+        return memory
+    }
+
     /// `close_range(2)`. `closeOnExec` marks the range instead of closing it.
     public static func closeRange(
         from first: UInt32, through last: UInt32 = .max,

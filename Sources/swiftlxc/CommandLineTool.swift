@@ -20,6 +20,7 @@ enum CommandLineTool {
           cgroup             read or write one of its cgroup files, or --stats as JSON
           console-log        print its console ring buffer (--clear, --max N)
           mount, umount      mount into or unmount inside the running container
+          attach             run a command in the running container (-- COMMAND; /bin/sh)
           seccomp            compile LXC and OCI seccomp policies, print what they decide
           version            print the version
           help               print this text
@@ -54,6 +55,7 @@ enum CommandLineTool {
         case "console-log": return LXCCommands.consoleLog(rest)
         case "mount": return LXCCommands.mount(rest)
         case "umount": return LXCCommands.unmount(rest)
+        case "attach": return AttachCommand.run(rest)
         case "__monitor": return LXCCommands.monitor(rest)
         case "seccomp": return SeccompCommand.run(rest)
         case "version", "--version":

@@ -131,6 +131,6 @@ enum Scenarios {
         SeccompNotifyScenario(),
         MountInjectionScenario(),
         NetworkScenario(),
-        PendingScenario(id: "attach", title: "attach latency", feature: "attach"),
+        AttachScenario(),
     ]
 }
