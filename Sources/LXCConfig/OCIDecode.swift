@@ -39,14 +39,15 @@ enum OCIPathStep: Comparable {
     }
 }
 
-/// The state of one decode: the path being read, for errors, and the unknown and ignored
-/// members met so far, for warnings. A value passed `inout` down the tree, so reading it
-/// needs no runtime exclusivity checks.
+/// The state of one decode: the path being read, for errors, and the unknown, ignored and
+/// repeated members met so far, for warnings. A value passed `inout` down the tree, so using
+/// it needs no runtime exclusivity checks.
 struct OCIContext {
     let file: String?
     private(set) var path: [OCIPathStep] = []
     private var unknown: [[OCIPathStep]] = []
     private var ignored: [String] = []
+    private var duplicates: [String] = []
 
     init(file: String?) { self.file = file }
 
@@ -66,12 +67,16 @@ struct OCIContext {
 
     mutating func unknownMember(_ key: String) { unknown.append(path + [.key(key)]) }
 
+    mutating func duplicateMember(_ key: String) {
+        duplicates.append(OCIPathStep.render(path + [.key(key)]))
+    }
+
     mutating func ignoredMember(_ key: String) {
         ignored.append(OCIPathStep.render(path + [.key(key)]))
     }
 
     /// Unknown keys in document-tree order (members sorted by name, indices by number), each
-    /// once, then the ignored fields.
+    /// once, then the ignored fields, then the keys given more than once.
     var warnings: [String] {
         var lines: [String] = []
         var previous: [OCIPathStep]?
@@ -82,6 +87,9 @@ struct OCIContext {
         }
         for field in ignored.sorted() {
             lines.append("\(field) is not supported and is ignored")
+        }
+        for field in Set(duplicates).sorted() {
+            lines.append("\(field) is given more than once; the last value is used")
         }
         return lines
     }
@@ -137,12 +145,13 @@ struct OCIObject {
         index < 64 ? readBits & (1 << index) != 0 : readBeyond[index]
     }
 
-    /// The last member named `key` (as Go's decoder, duplicates are overwritten), marking all
-    /// of that name read.
+    /// The last member named `key`, marking all of that name read. Duplicates are noted for a
+    /// warning; the last one wins as in runc (Go's decoder), where JSONDecoder took the first.
     private mutating func take(_ key: String) -> JSONValue? {
         var found: Int?
         for index in members.indices where members[index].key == key {
             if index < 64 { readBits |= 1 << index } else { readBeyond[index] = true }
+            if found != nil { context.duplicateMember(key) }
             found = index
         }
         return found.map { members[$0].value }
@@ -226,7 +235,7 @@ extension Array: OCIDecodable where Element: OCIDecodable {
     }
 }
 
-/// A JSON object used as a map (`annotations`, `sysctl`): any key, last duplicate wins.
+/// A JSON object used as a map (`annotations`, `sysctl`): any key; the last duplicate wins.
 extension Dictionary: OCIDecodable where Key == String, Value: OCIDecodable {
     static var expected: String { "an object" }
 
@@ -235,7 +244,8 @@ extension Dictionary: OCIDecodable where Key == String, Value: OCIDecodable {
         self = [:]
         reserveCapacity(members.count)
         for member in members {
-            self[member.key] = try context.read(member.value, at: .key(member.key)) as Value
+            let value = try context.read(member.value, at: .key(member.key)) as Value
+            if updateValue(value, forKey: member.key) != nil { context.duplicateMember(member.key) }
         }
     }
 }

@@ -40,24 +40,23 @@ public struct JSONMember: Sendable, Equatable {
     }
 }
 
-/// A JSON number: integers keep all 64 bits of either sign; anything with a fraction or an
-/// exponent, or an integer beyond both ranges, is a `Double`.
+/// A JSON number: whole numbers within 64 bits of either sign are kept exactly, however they
+/// are written (`1000`, `1e3`, `1000.0`); anything else is a `Double`.
 public enum JSONNumber: Sendable, Equatable, CustomStringConvertible {
     /// A non-negative integer up to `UInt64.max`.
     case unsigned(UInt64)
     /// A negative integer down to `Int64.min`.
     case negative(Int64)
-    /// A finite double.
+    /// A finite double: a fraction, or a whole number beyond both 64-bit ranges.
     case double(Double)
 
-    /// The number as `T` when it is an integer in `T`'s range (`1e3` and `1.0` count, `1.5`
-    /// does not); nil otherwise. A double counts only below 2^53, where it is exactly the
-    /// integer written: `-9223372036854775809` rounds to `Int64.min` and must not become it.
+    /// The number as `T` when it is an integer in `T`'s range; nil otherwise (a `double` is
+    /// never one: integers within 64 bits are `unsigned` or `negative` however written).
     public func exactly<T: FixedWidthInteger>(_ type: T.Type) -> T? {
         switch self {
         case .unsigned(let value): T(exactly: value)
         case .negative(let value): T(exactly: value)
-        case .double(let value): value.magnitude < 0x1p53 ? T(exactly: value) : nil
+        case .double: nil
         }
     }
 
@@ -335,49 +334,47 @@ public struct JSONParser {
         }
     }
 
-    /// Reads a number. Plain integers are accumulated exactly; the rest goes through
-    /// `Double`'s own parser.
+    /// Reads a number. One that is an integer within 64 bits, however written (`1e3`,
+    /// `1.50e2`), is computed exactly from its digits; the rest goes through `Double`'s parser.
     private mutating func number() throws(JSONSyntaxError) -> JSONNumber {
         let start = index
         let negative = bytes[index] == UInt8(ascii: "-")
         if negative { index += 1 }
+        let integerStart = index
         guard index < bytes.count, isDigit(bytes[index]) else {
             throw fail("unexpected \(describe(index)), expected a digit")
         }
-        var magnitude: UInt64 = 0
-        var overflow = false
-        if bytes[index] == UInt8(ascii: "0") {
-            index += 1
-            if index < bytes.count, isDigit(bytes[index]) {
-                index = start
-                throw fail("a number cannot have a leading zero")
-            }
-        } else {
-            while index < bytes.count, isDigit(bytes[index]) {
-                let (times10, over1) = magnitude.multipliedReportingOverflow(by: 10)
-                let (sum, over2) = times10.addingReportingOverflow(UInt64(bytes[index] &- 48))
-                magnitude = sum
-                overflow = overflow || over1 || over2
-                index += 1
-            }
+        if bytes[index] == UInt8(ascii: "0"), index + 1 < bytes.count, isDigit(bytes[index + 1]) {
+            throw fail("a number cannot have a leading zero")
         }
-        var integral = true
+        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        let integerEnd = index
+        var fraction = index..<index
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            integral = false
             index += 1
+            let fractionStart = index
             try digits(after: "'.'")
+            fraction = fractionStart..<index
         }
+        var exponent = 0
         if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
-            integral = false
             index += 1
+            var sign = 1
             if index < bytes.count,
                 bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")
             {
+                if bytes[index] == UInt8(ascii: "-") { sign = -1 }
                 index += 1
             }
+            let exponentStart = index
             try digits(after: "an exponent")
+            // Saturating keeps absurd exponents from overflowing; they are not integers anyway.
+            for byte in bytes[exponentStart..<index] {
+                exponent = min(exponent * 10 + Int(byte &- UInt8(ascii: "0")), 100_000)
+            }
+            exponent *= sign
         }
-        if integral, !overflow {
+        if let magnitude = integer(integerStart..<integerEnd, fraction, exponent: exponent) {
             if !negative || magnitude == 0 { return .unsigned(magnitude) }
             if magnitude <= UInt64(Int64.max) + 1 {
                 return .negative(Int64(bitPattern: 0 &- magnitude))
@@ -388,8 +385,42 @@ public struct JSONParser {
             index = start
             throw fail("number \(text) is out of range")
         }
-        if value == 0 { return .unsigned(0) }
         return .double(value)
+    }
+
+    /// The value of the digits of `integerPart` followed by those of `fraction`, times
+    /// 10^(`exponent` - `fraction.count`), when it is a whole number that fits in 64 bits.
+    private func integer(_ integerPart: Range<Int>, _ fraction: Range<Int>, exponent: Int)
+        -> UInt64?
+    {
+        func digit(_ number: Int) -> UInt64 {
+            let position =
+                number < integerPart.count
+                ? integerPart.lowerBound + number : fraction.lowerBound + number - integerPart.count
+            return UInt64(bytes[position] &- UInt8(ascii: "0"))
+        }
+        var count = integerPart.count + fraction.count
+        var scale = exponent - fraction.count
+        // Digits that end up behind the decimal point must all be zeros.
+        while scale < 0, count > 0, digit(count - 1) == 0 {
+            count -= 1
+            scale += 1
+        }
+        if scale < 0 { return count == 0 ? 0 : nil }
+        var magnitude: UInt64 = 0
+        for number in 0..<count {
+            let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = times10.addingReportingOverflow(digit(number))
+            if overflow || carry { return nil }
+            magnitude = sum
+        }
+        if magnitude == 0 { return 0 }
+        for _ in 0..<scale {
+            let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
+            if overflow { return nil }
+            magnitude = times10
+        }
+        return magnitude
     }
 
     private mutating func digits(after what: String) throws(JSONSyntaxError) {

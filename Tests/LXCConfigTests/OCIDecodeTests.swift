@@ -160,9 +160,18 @@ import Testing
             ])
     }
 
-    @Test func duplicateKeysTakeTheLastValue() throws {
-        let (spec, _) = try decode(#"{"ociVersion":"1.0","hostname":"a","hostname":"b"}"#)
-        #expect(spec.hostname == "b")
+    @Test func duplicateKeysTakeTheLastValueWithAWarning() throws {
+        let json = """
+            {"ociVersion":"1.0","hostname":"a","hostname":"b","hostname":"c",
+             "annotations":{"k":"1","k":"2"}}
+            """
+        let (spec, warnings) = try decode(json)
+        #expect(spec.hostname == "c" && spec.annotations == ["k": "2"])
+        #expect(
+            warnings == [
+                "annotations.k is given more than once; the last value is used",
+                "hostname is given more than once; the last value is used",
+            ])
     }
 
     @Test func hooksWarnAboutTheirUnknownKeys() throws {
