@@ -1,9 +1,9 @@
-import FoundationEssentials
-
 /// The OCI runtime spec, versions 1.0 to 1.2, as far as a Linux runtime reads it.
 ///
 /// Decode with `OCISpec.decode(_:)`, which also returns warnings for every JSON key the spec
-/// types here do not hold, and for fields the runtime does not act on.
+/// types here do not hold, and for fields the runtime does not act on. The synthesized
+/// `Decodable` conformance stays for callers holding a `Decoder`; the tests check that both
+/// ways give the same spec.
 public struct OCISpec: Decodable, Sendable, Equatable {
     public var ociVersion: String
     public var process: Process?

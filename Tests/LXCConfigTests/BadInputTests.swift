@@ -182,8 +182,11 @@ import Testing
     }
 
     @Test(arguments: [
-        ("{", "invalid json"),
-        ("{\"ociVersion\":1}", "ociVersion: expected a string"),
+        (
+            "{",
+            "invalid json at line 1, column 2: unexpected end of input, expected a member name in quotes"
+        ),
+        ("{\"ociVersion\":1}", "ociVersion: expected a string, found a number"),
         (
             "{\"ociVersion\":\"1.0\",\"process\":{\"cwd\":\"/\"}}",
             "process.user: missing required field"
