@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 import LXCSystem
 
@@ -95,56 +94,28 @@ public struct OCISeccompPolicy: Decodable, Equatable, Sendable {
     public static func decode(_ json: [UInt8], file: String) throws(SeccompError)
         -> OCISeccompPolicy
     {
-        let decoder = JSONDecoder()
+        let tree: JSONValue
         do {
-            if let spec = try? decoder.decode(SpecWrapper.self, from: Data(json)),
-                let seccomp = spec.linux?.seccomp
-            {
-                return seccomp
-            }
-            return try decoder.decode(OCISeccompPolicy.self, from: Data(json))
-        } catch let error as DecodingError {
-            throw .invalidPolicy(file: file, line: nil, reason: Self.describe(error))
+            tree = try JSONParser.parse(json)
         } catch {
-            throw .invalidPolicy(file: file, line: nil, reason: "not a seccomp json document")
+            throw .invalidPolicy(file: file, line: nil, reason: "invalid json at \(error)")
         }
+        let reader = PolicyReader(file: file)
+        if let seccomp = tree["linux"]?["seccomp"], seccomp != .null {
+            return try reader.policy(seccomp, at: "linux.seccomp")
+        }
+        return try reader.policy(tree, at: "")
     }
 
     /// Reads `path` with `decode`.
     public static func load(contentsOf path: String) throws(SeccompError) -> OCISeccompPolicy {
+        let bytes: [UInt8]
         do {
-            return try decode(try FileContents.read(path), file: path)
-        } catch let error as SeccompError {
-            throw error
-        } catch let error as SyscallError {
-            throw .system(error)
+            bytes = try FileContents.read(path)
         } catch {
-            throw .invalidPolicy(file: path, line: nil, reason: "unreadable")
+            throw .system(error)
         }
-    }
-
-    private struct SpecWrapper: Decodable {
-        struct Linux: Decodable { var seccomp: OCISeccompPolicy? }
-        var linux: Linux?
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [any CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-                .drop { $0 == "." }.description
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let at = path(context.codingPath)
-            return (at.isEmpty ? "" : at + ": ") + "missing \(key.stringValue)"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return path(context.codingPath) + ": wrong type"
-        case .dataCorrupted(let context):
-            let at = path(context.codingPath)
-            return (at.isEmpty ? "" : at + ": ") + "invalid json"
-        @unknown default:
-            return "invalid json"
-        }
+        return try decode(bytes, file: path)
     }
 
     /// Checks the fields and builds the policy. `capabilities` is the container's bounding
@@ -307,5 +278,146 @@ public struct OCISeccompPolicy: Decodable, Equatable, Sendable {
             Int($0.prefix(while: \.isNumber)) ?? 0
         }
         return (parts.first ?? 0, parts.dropFirst().first ?? 0)
+    }
+}
+
+/// Builds an `OCISeccompPolicy` from a parsed JSON tree, naming the path of a value that
+/// does not fit (`syscalls[0]: missing action`).
+private struct PolicyReader {
+    let file: String
+
+    func fail(_ path: String, _ reason: String) -> SeccompError {
+        .invalidPolicy(file: file, line: nil, reason: (path.isEmpty ? "" : path + ": ") + reason)
+    }
+
+    func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    func object(_ json: JSONValue, at path: String) throws(SeccompError) -> JSONValue {
+        guard case .object = json else { throw fail(path, "wrong type") }
+        return json
+    }
+
+    func string(_ json: JSONValue?, at path: String) throws(SeccompError) -> String? {
+        guard let json, json != .null else { return nil }
+        guard case .string(let text) = json else { throw fail(path, "wrong type") }
+        return text
+    }
+
+    func required(_ json: JSONValue, _ key: String, at path: String) throws(SeccompError)
+        -> String
+    {
+        guard let text = try string(json[key], at: join(path, key)) else {
+            throw fail(path, "missing \(key)")
+        }
+        return text
+    }
+
+    func integer<T: FixedWidthInteger>(_ json: JSONValue?, _ type: T.Type, at path: String)
+        throws(SeccompError) -> T?
+    {
+        guard let json, json != .null else { return nil }
+        guard case .number(let number) = json, let value = number.exactly(T.self) else {
+            throw fail(path, "wrong type")
+        }
+        return value
+    }
+
+    func strings(_ json: JSONValue?, at path: String) throws(SeccompError) -> [String]? {
+        guard let json, json != .null else { return nil }
+        guard case .array(let items) = json else { throw fail(path, "wrong type") }
+        var result: [String] = []
+        for (index, item) in items.enumerated() {
+            guard case .string(let text) = item else {
+                throw fail("\(path)[\(index)]", "wrong type")
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    func array(_ json: JSONValue?, at path: String) throws(SeccompError) -> [JSONValue]? {
+        guard let json, json != .null else { return nil }
+        guard case .array(let items) = json else { throw fail(path, "wrong type") }
+        return items
+    }
+
+    func policy(_ json: JSONValue, at path: String) throws(SeccompError) -> OCISeccompPolicy {
+        let json = try object(json, at: path)
+        var policy = OCISeccompPolicy(
+            defaultAction: try required(json, "defaultAction", at: path),
+            defaultErrnoRet: try integer(
+                json["defaultErrnoRet"], UInt32.self, at: join(path, "defaultErrnoRet")),
+            architectures: try strings(json["architectures"], at: join(path, "architectures")),
+            flags: try strings(json["flags"], at: join(path, "flags")),
+            listenerPath: try string(json["listenerPath"], at: join(path, "listenerPath")),
+            listenerMetadata: try string(
+                json["listenerMetadata"], at: join(path, "listenerMetadata")))
+        if let entries = try array(json["archMap"], at: join(path, "archMap")) {
+            var map: [OCISeccompPolicy.ArchMapEntry] = []
+            for (index, entry) in entries.enumerated() {
+                let at = join(path, "archMap") + "[\(index)]"
+                let entry = try object(entry, at: at)
+                map.append(
+                    OCISeccompPolicy.ArchMapEntry(
+                        architecture: try required(entry, "architecture", at: at),
+                        subArchitectures: try strings(
+                            entry["subArchitectures"], at: join(at, "subArchitectures"))))
+            }
+            policy.archMap = map
+        }
+        if let rules = try array(json["syscalls"], at: join(path, "syscalls")) {
+            var syscalls: [OCISeccompPolicy.Syscall] = []
+            for (index, rule) in rules.enumerated() {
+                syscalls.append(try syscall(rule, at: join(path, "syscalls") + "[\(index)]"))
+            }
+            policy.syscalls = syscalls
+        }
+        return policy
+    }
+
+    func syscall(_ json: JSONValue, at path: String) throws(SeccompError)
+        -> OCISeccompPolicy.Syscall
+    {
+        let json = try object(json, at: path)
+        guard let names = try strings(json["names"], at: join(path, "names")) else {
+            throw fail(path, "missing names")
+        }
+        var rule = OCISeccompPolicy.Syscall(
+            names: names, action: try required(json, "action", at: path),
+            errnoRet: try integer(json["errnoRet"], UInt32.self, at: join(path, "errnoRet")))
+        if let arguments = try array(json["args"], at: join(path, "args")) {
+            var args: [OCISeccompPolicy.Argument] = []
+            for (index, argument) in arguments.enumerated() {
+                let at = join(path, "args") + "[\(index)]"
+                let argument = try object(argument, at: at)
+                guard
+                    let position = try integer(
+                        argument["index"], UInt32.self, at: join(at, "index"))
+                else { throw fail(at, "missing index") }
+                guard let value = try integer(argument["value"], UInt64.self, at: join(at, "value"))
+                else { throw fail(at, "missing value") }
+                args.append(
+                    OCISeccompPolicy.Argument(
+                        index: position, value: value,
+                        valueTwo: try integer(
+                            argument["valueTwo"], UInt64.self, at: join(at, "valueTwo")),
+                        op: try required(argument, "op", at: at)))
+            }
+            rule.args = args
+        }
+        rule.includes = try filter(json["includes"], at: join(path, "includes"))
+        rule.excludes = try filter(json["excludes"], at: join(path, "excludes"))
+        return rule
+    }
+
+    func filter(_ json: JSONValue?, at path: String) throws(SeccompError)
+        -> OCISeccompPolicy.ProfileFilter?
+    {
+        guard let json, json != .null else { return nil }
+        let object = try object(json, at: path)
+        return OCISeccompPolicy.ProfileFilter(
+            arches: try strings(object["arches"], at: join(path, "arches")),
+            caps: try strings(object["caps"], at: join(path, "caps")),
+            minKernel: try string(object["minKernel"], at: join(path, "minKernel")))
     }
 }
