@@ -139,7 +139,18 @@ extension Container {
             request.cgroupDirectories = defaults.cgroupDirectories
         }
         do {
-            let process = try Attacher.attach(request, binary: binary, initPIDFD: initPIDFD)
+            let process = try Attacher.attach(request, binary: binary, initPIDFD: initPIDFD) {
+                listener in
+                // The monitor serves the command's notifications with the init's (proxy or
+                // ENOSYS); without a monitor to take it, the command's calls would wait.
+                do {
+                    _ = try CommandClient.send(
+                        .addSeccompListener, descriptors: [listener.rawValue], lxcpath: lxcpath,
+                        name: name)
+                } catch {
+                    Logger("attach").warn("seccomp listener of an attached command: \(error)")
+                }
+            }
             return AttachedProcess(process: process)
         } catch {
             throw .launch(error)

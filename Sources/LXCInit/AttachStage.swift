@@ -80,7 +80,7 @@ public enum AttachStage {
         }
         if child == 0 {
             sigprocmask(SIG_SETMASK, &previous, nil)
-            let failure = runCommand(plan)
+            let failure = runCommand(plan, socket: socket)
             ContainerStage.report(failure, on: socket)
             _exit(failure.isExecFailure ? 127 : 1)
         }
@@ -97,7 +97,9 @@ public enum AttachStage {
 
     /// In the command's process: identity, capabilities, directory, exec. Returns only the
     /// failure that kept the exec from happening.
-    private static func runCommand(_ plan: AttachPlan) -> StageFailure {
+    private static func runCommand(_ plan: AttachPlan, socket: borrowing FileDescriptor)
+        -> StageFailure
+    {
         do throws(StageFailure) {
             if let persona = plan.personality {
                 try ContainerStage.step("set personality") { () throws(SyscallError) in
@@ -110,13 +112,13 @@ public enum AttachStage {
                 }
             }
             // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before the user.
-            if !plan.noNewPrivileges { try installSeccomp(plan) }
+            if !plan.noNewPrivileges { try installSeccomp(plan, socket: socket) }
             try setIdentity(plan)
             if plan.noNewPrivileges {
                 try ContainerStage.step("set no_new_privs") { () throws(SyscallError) in
                     try ProcessControl.prctl(PR_SET_NO_NEW_PRIVS, 1)
                 }
-                try installSeccomp(plan)
+                try installSeccomp(plan, socket: socket)
             }
             if chdir(plan.cwd) != 0 {
                 if plan.cwdRequired {
@@ -160,13 +162,19 @@ public enum AttachStage {
         }
     }
 
-    private static func installSeccomp(_ plan: AttachPlan) throws(StageFailure) {
+    /// Loads the container's filter. A filter with notify rules brings its own listener
+    /// (`SECCOMP_FILTER_FLAG_NEW_LISTENER` stays in the flags): it goes to the caller, which
+    /// hands it to the monitor, so the command's notifications are served like the init's.
+    private static func installSeccomp(_ plan: AttachPlan, socket: borrowing FileDescriptor)
+        throws(StageFailure)
+    {
         guard !plan.seccompProgram.isEmpty else { return }
-        // The container's notify listener belongs to its init; the attached command's
-        // notifying rules fail with ENOSYS, as they would with no proxy.
-        let flags = plan.seccompFlags & ~UInt32(1 << 3)
         try ContainerStage.step("load the seccomp filter") { () throws(SyscallError) in
-            _ = try SeccompInstaller.install(program: plan.seccompProgram, flags: flags)
+            guard
+                let listener = try SeccompInstaller.install(
+                    program: plan.seccompProgram, flags: plan.seccompFlags)
+            else { return }
+            try socket.send(SyncMessage.seccompListener.encoded(), descriptors: [listener.rawValue])
         }
     }
 

@@ -39,6 +39,9 @@ public enum SyncMessage: Equatable, Sendable {
     case ready
     case go
     case failed(StageFailure)
+    /// An attached command's own seccomp notify listener, passed alongside: the caller hands
+    /// it to the container's monitor, which serves it with the init's.
+    case seccompListener
 
     public func encoded() -> [UInt8] {
         var w = WireWriter()
@@ -56,6 +59,8 @@ public enum SyncMessage: Equatable, Sendable {
             w.write(failure.call)
             w.write(failure.errno)
             w.write(failure.object)
+        case .seccompListener:
+            w.write(UInt32(5))
         }
         return w.bytes
     }
@@ -74,6 +79,8 @@ public enum SyncMessage: Equatable, Sendable {
                 StageFailure(
                     step: try r.readString(), call: try r.readString(), errno: try r.readInt32(),
                     object: try r.readOptionalString()))
+        case 5:
+            self = .seccompListener
         case let tag:
             throw WireError("unknown sync message \(tag)")
         }

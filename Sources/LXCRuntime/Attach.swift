@@ -118,9 +118,13 @@ public enum Attacher {
     /// Starts `request` in the container of `initPIDFD` and returns the command's pidfd
     /// once it has been executed. Throws `LaunchError.container` with the step that failed
     /// (an `exec` step for a missing command: status 127), after reaping the command.
+    ///
+    /// When the container's filter has notify rules, the command loads it with a listener of
+    /// its own, which `serveListener` receives (to hand to the monitor) before this returns.
     public static func attach(
         _ request: AttachRequest, binary: borrowing FileDescriptor,
-        initPIDFD: borrowing FileDescriptor
+        initPIDFD: borrowing FileDescriptor,
+        serveListener: (borrowing FileDescriptor) -> Void = { _ in }
     ) throws(LaunchError) -> PIDFD {
         let pair: SocketPair
         do {
@@ -156,6 +160,7 @@ public enum Attacher {
         _ = consume pair.second
 
         var commandFD: FileDescriptor?
+        var listenerFD: FileDescriptor?
         var failure: StageFailure?
         do throws(LaunchError) {
             // The helper waits for its plan: nothing of it runs before it is placed.
@@ -185,6 +190,7 @@ public enum Attacher {
                 if message.bytes.isEmpty { break }
                 switch try? SyncMessage(decoding: message.bytes) {
                 case .ready?: commandFD = message.descriptors.take(0)
+                case .seccompListener?: listenerFD = message.descriptors.take(0)
                 case .failed(let reported)?: failure = failure ?? reported
                 default: throw LaunchError.protocolError("unexpected attach message")
                 }
@@ -208,6 +214,7 @@ public enum Attacher {
             reap(commandFD)
             throw .container(failure)
         }
+        if let listener = listenerFD.take() { serveListener(listener) }
         let pid = pidOf(commandFD)
         return PIDFD(pid: pid, fd: commandFD)
     }

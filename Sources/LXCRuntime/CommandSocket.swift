@@ -18,6 +18,7 @@ public enum MonitorCommand: UInt32, Sendable {
     /// What an attach needs: the sealed memfd copy of the helper binary and the init's
     /// pidfd as descriptors, `AttachDefaults` as the payload.
     case attachContext = 13
+    case addSeccompListener = 14
 }
 
 /// One request or reply on a monitor's command socket: a command (or a status, `-errno`),
@@ -80,7 +81,8 @@ public enum CommandClient {
     /// Sends `command` to the monitor of `name` in `lxcpath`. ECONNREFUSED means no monitor
     /// runs: the container is stopped.
     public static func send(
-        _ command: MonitorCommand, payload: [String] = [], lxcpath: String, name: String
+        _ command: MonitorCommand, payload: [String] = [], descriptors: [Int32] = [],
+        lxcpath: String, name: String
     ) throws(SyscallError) -> (reply: CommandMessage, descriptors: DescriptorList) {
         let socketName = commandSocketName(lxcpath: lxcpath, name: name)
         let fd = try check(
@@ -89,7 +91,9 @@ public enum CommandClient {
         let socket = FileDescriptor(owning: fd)
         let connected = withAbstractAddress(socketName) { connect(socket.rawValue, $0, $1) }
         _ = try check(connected, "connect", "@" + socketName)
-        try socket.send(CommandMessage(code: Int32(command.rawValue), payload: payload).encoded())
+        try socket.send(
+            CommandMessage(code: Int32(command.rawValue), payload: payload).encoded(),
+            descriptors: descriptors)
         let message = try socket.receive(capacity: 65536, maxDescriptors: 4)
         guard !message.bytes.isEmpty, let reply = try? CommandMessage(decoding: message.bytes)
         else {

@@ -86,6 +86,9 @@ public final class Monitor {
     public let sharedListener: SeccompListenerSlot
     /// A client took the listener over the command socket (`seccompNotifyFDActive`).
     private var listenerHandedOut = false
+    /// Listeners of attached commands' filters (LXC's add-listener command), served like the
+    /// init's; each is closed when its filter has no process left, or at the end of a launch.
+    private var attachedListeners = DescriptorList()
     /// The attach helper as a sealed memfd (CVE-2019-5736: what enters the container is
     /// never the host's file), copied at the first attach and kept; -1 before.
     private var attachBinary: Int32 = -1
@@ -157,11 +160,16 @@ public final class Monitor {
                 console?.drain()
                 continue
             }
+            if case .attachedListener(let index, let readable) = event {
+                serveAttachedListener(index, readable: readable)
+                continue
+            }
             // The init ended: a reboot restarts it, anything else ends the container.
             let status = (try? container.process.wait()) ?? .exited(-1)
             standDownKeeper()
             console?.drain()
             sharedListener.withdraw()
+            attachedListeners = DescriptorList()
             container.releaseResources()
             if status == .signaled(SIGHUP) && !stopping {
                 log.info("container \(name) rebooted; starting it again")
@@ -265,7 +273,12 @@ public final class Monitor {
         keeper = -1
     }
 
-    private enum Event { case clientWaiting, initExited, seccompNotification, consoleOutput }
+    private enum Event: Equatable {
+        case clientWaiting, initExited, seccompNotification, consoleOutput
+        /// An attached command's listener: a notification waits, or its filter has no
+        /// process left (not readable: a hang-up).
+        case attachedListener(Int, readable: Bool)
+    }
 
     private func waitForEvent(
         server: borrowing CommandServer, container: borrowing LaunchedContainer
@@ -281,12 +294,21 @@ public final class Monitor {
                 revents: 0),
             pollfd(fd: console?.controllerDescriptor ?? -1, events: Int16(POLLIN), revents: 0),
         ]
+        for index in 0..<attachedListeners.count {
+            fds.append(
+                pollfd(
+                    fd: attachedListeners.rawValue(at: index), events: Int16(POLLIN), revents: 0))
+        }
         while true {
             let ready = poll(&fds, nfds_t(fds.count), -1)
             if ready < 0 { continue }  // EINTR
             if fds[1].revents != 0 { return .initExited }
             if fds[2].revents & Int16(POLLIN) != 0 { return .seccompNotification }
             if fds[3].revents & Int16(POLLIN) != 0 { return .consoleOutput }
+            for index in 4..<fds.count where fds[index].revents != 0 {
+                return .attachedListener(
+                    index - 4, readable: fds[index].revents & Int16(POLLIN) != 0)
+            }
             if fds[0].revents != 0 { return .clientWaiting }
         }
     }
@@ -304,7 +326,7 @@ public final class Monitor {
         setsockopt(
             peer.socket.rawValue, SOL_SOCKET, SO_RCVTIMEO, &timeout,
             socklen_t(MemoryLayout<timeval>.size))
-        guard let message = try? peer.socket.receive(capacity: 4096, maxDescriptors: 0),
+        guard let message = try? peer.socket.receive(capacity: 4096, maxDescriptors: 1),
             let request = try? CommandMessage(decoding: message.bytes),
             let command = MonitorCommand(rawValue: UInt32(bitPattern: request.code))
         else {
@@ -342,6 +364,12 @@ public final class Monitor {
                 _ = try? peer.socket.send(reply.encoded(), descriptors: [data.rawValue])
                 return
             }
+        case .addSeccompListener:
+            guard let listener = message.descriptors.take(0) else {
+                reply.code = -EBADF
+                break
+            }
+            _ = attachedListeners.append(listener)
         case .attachContext:
             do {
                 descriptors = [try attachHelper(), container.process.fd.rawValue]
@@ -405,6 +433,20 @@ public final class Monitor {
     /// serves the notifications itself, as with LXC, instead of racing the monitor's ENOSYS.
     private var servesSeccomp: Bool {
         proxy != nil || !(listenerHandedOut || sharedListener.wasHandedOut)
+    }
+
+    /// A notification on an attached command's listener is answered as the init's are (the
+    /// proxy, or ENOSYS); a listener whose filter has no process left is closed.
+    private func serveAttachedListener(_ index: Int, readable: Bool) {
+        if readable {
+            answerSeccomp(attachedListeners.rawValue(at: index))
+            return
+        }
+        var kept = DescriptorList()
+        for position in 0..<attachedListeners.count where position != index {
+            if let fd = attachedListeners.take(position) { _ = kept.append(fd) }
+        }
+        attachedListeners = kept
     }
 
     /// One notification of the container's filter: the proxy answers, or ENOSYS.

@@ -265,3 +265,51 @@ struct ContainerSeccompHandOverTests {
         #expect(text.contains("Operation not supported"))
     }
 }
+
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
+struct AttachedSeccompListenerTests {
+    /// An attached command brings its own listener; the monitor serves it through the same
+    /// proxy as the init's, so the proxy's answer reaches the attached command.
+    @Test func anAttachedCommandsNotificationsReachTheProxy() throws {
+        let lxcpath = NotifyLXCPath("attachnotify")
+        let socketName = "swiftlxc-attachnotify-\(getpid())"
+        let listenerFD = try listenAbstract(socketName).release()
+        let policy = try writePolicy("2\ndenylist\nmkdir notify\nmkdirat notify\n")
+        defer { unlink(policy) }
+        let container = Container(name: "attnotify\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "empty"), ("lxc.seccomp.profile", policy),
+                ("lxc.seccomp.notify.proxy", "unix:@\(socketName)"),
+            ])
+        // Answers every notification with EOPNOTSUPP until the monitor goes away.
+        let proxy = BlockingThread { () -> Int in
+            let server = FileDescriptor(owning: listenerFD)
+            guard let connection = try? server.accept() else { return -1 }
+            var answered = 0
+            while let (bytes, _) = try? connection.receive(capacity: 4096, maxDescriptors: 4),
+                bytes.count >= 32 + 80 + 24
+            {
+                let id = bytes.withUnsafeBytes {
+                    $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self)
+                }
+                var reply = Array(bytes[0..<112])
+                withUnsafeBytes(of: id) { reply.append(contentsOf: $0) }
+                withUnsafeBytes(of: Int64(0)) { reply.append(contentsOf: $0) }
+                withUnsafeBytes(of: Int32(-EOPNOTSUPP)) { reply.append(contentsOf: $0) }
+                withUnsafeBytes(of: UInt32(0)) { reply.append(contentsOf: $0) }
+                try? connection.send(reply)
+                answered += 1
+            }
+            return answered
+        }
+        try container.start(command: ["/bin/sleep", "30"])
+        let status = try container.runAttached([
+            "/bin/sh", "-c", "mkdir /tmp/attached-$$ 2>&1 | grep -q 'not supported'",
+        ])
+        #expect(status == .exited(0))
+        try container.stop()
+        #expect((proxy.join() ?? 0) >= 1)
+    }
+}
