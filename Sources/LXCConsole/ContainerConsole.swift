@@ -46,6 +46,9 @@ public final class ContainerConsole {
     /// An fd that also gets the output as it comes (a foreground start's stdout), or -1.
     /// Input is not forwarded from it.
     public var mirror: Int32 = -1
+    /// The terminal a console client (`lxc-console`, `console_getfd`) holds the controller of;
+    /// the monitor copies between its peer and the container's console. One at a time.
+    private var proxy: ProxyTerminal?
     private let log = Logger("console")
 
     /// Opens the terminal pair and the ring buffer and log file that `options` ask for.
@@ -80,6 +83,7 @@ public final class ContainerConsole {
             let chunk = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
             ring?.write(chunk)
             if mirror >= 0 { copyToMirror(chunk) }
+            if let proxy { Self.writeDropping(chunk, to: proxy.peer.rawValue) }
             if let logFile, !logFailed {
                 do {
                     try logFile.write(chunk)
@@ -89,6 +93,71 @@ public final class ContainerConsole {
                     log.error("console log file: \(error); no more output goes there")
                 }
             }
+        }
+    }
+
+    // MARK: - Console clients
+
+    /// Opens the proxy terminal for a console client and returns its controller, which the
+    /// client reads the container's output from and writes its input to. EBUSY while another
+    /// client holds it, as LXC answers a second `lxc-console` on the same tty.
+    public func attachClient() throws(SyscallError) -> FileDescriptor {
+        if proxy != nil { detachClientIfGone() }
+        guard proxy == nil else {
+            throw SyscallError(.EBUSY, call: "console", object: "another client holds the console")
+        }
+        let pair = try PseudoTerminal.open()
+        // Raw: the bytes pass between the client and the container's line discipline as they
+        // are; the container's own terminal does the echo and the line editing.
+        var settings = termios()
+        _ = try check(tcgetattr(pair.peer.rawValue, &settings), "tcgetattr", pair.peerPath)
+        cfmakeraw(&settings)
+        _ = try check(tcsetattr(pair.peer.rawValue, TCSANOW, &settings), "tcsetattr", pair.peerPath)
+        try pair.peer.setNonBlocking(true)
+        // The monitor keeps only the peer: when the client closes the controller, the peer
+        // hangs up and the next client may come.
+        let client = pair.controller
+        proxy = ProxyTerminal(peer: pair.peer)
+        return client
+    }
+
+    /// The proxy's peer, which the monitor polls for the client's input, or -1.
+    public var clientDescriptor: Int32 { proxy?.peer.rawValue ?? -1 }
+
+    /// Copies what the client typed to the container's console. A client that closed its
+    /// end (the peer reads EIO) is detached.
+    public func forwardClientInput() {
+        guard let proxy else { return }
+        while true {
+            let count = read(proxy.peer.rawValue, readBuffer.baseAddress, readBuffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 && errno == EAGAIN { return }
+            guard count > 0 else {
+                self.proxy = nil
+                return
+            }
+            Self.writeDropping(
+                UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]),
+                to: terminal.controller.rawValue)
+        }
+    }
+
+    /// Detaches a client whose controller is closed (its peer hangs up).
+    private func detachClientIfGone() {
+        guard let proxy else { return }
+        var event = pollfd(fd: proxy.peer.rawValue, events: Int16(POLLIN), revents: 0)
+        if poll(&event, 1, 0) == 1 && event.revents & Int16(POLLHUP) != 0 { self.proxy = nil }
+    }
+
+    /// Writes what a non-blocking terminal takes now; the rest is dropped, since a client
+    /// that does not read must not stall the monitor (the ring buffer keeps everything).
+    private static func writeDropping(_ chunk: UnsafeRawBufferPointer, to fd: Int32) {
+        var offset = 0
+        while offset < chunk.count {
+            let written = write(fd, chunk.baseAddress! + offset, chunk.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
         }
     }
 
@@ -116,5 +185,15 @@ public final class ContainerConsole {
         let bytes = read ? ring.read(limit: limit == 0 ? nil : Int(clamping: limit)) : []
         if clear { ring.clear() }
         return .success(bytes)
+    }
+}
+
+/// The peer of a console client's terminal, held by reference so the monitor can pass it
+/// around; the client holds the controller.
+private final class ProxyTerminal {
+    let peer: FileDescriptor
+
+    init(peer: consuming FileDescriptor) {
+        self.peer = peer
     }
 }

@@ -19,6 +19,7 @@ public enum MonitorCommand: UInt32, Sendable {
     /// pidfd as descriptors, `AttachDefaults` as the payload.
     case attachContext = 13
     case addSeccompListener = 14
+    case consoleAttach = 15
 }
 
 /// One request or reply on a monitor's command socket: a command (or a status, `-errno`),

@@ -160,6 +160,10 @@ public final class Monitor {
                 console?.drain()
                 continue
             }
+            if event == .consoleInput {
+                console?.forwardClientInput()
+                continue
+            }
             if case .attachedListener(let index, let readable) = event {
                 serveAttachedListener(index, readable: readable)
                 continue
@@ -274,7 +278,7 @@ public final class Monitor {
     }
 
     private enum Event: Equatable {
-        case clientWaiting, initExited, seccompNotification, consoleOutput
+        case clientWaiting, initExited, seccompNotification, consoleOutput, consoleInput
         /// An attached command's listener: a notification waits, or its filter has no
         /// process left (not readable: a hang-up).
         case attachedListener(Int, readable: Bool)
@@ -293,6 +297,7 @@ public final class Monitor {
                 fd: servesSeccomp ? container.seccompListener : -1, events: Int16(POLLIN),
                 revents: 0),
             pollfd(fd: console?.controllerDescriptor ?? -1, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: console?.clientDescriptor ?? -1, events: Int16(POLLIN), revents: 0),
         ]
         for index in 0..<attachedListeners.count {
             fds.append(
@@ -305,9 +310,10 @@ public final class Monitor {
             if fds[1].revents != 0 { return .initExited }
             if fds[2].revents & Int16(POLLIN) != 0 { return .seccompNotification }
             if fds[3].revents & Int16(POLLIN) != 0 { return .consoleOutput }
-            for index in 4..<fds.count where fds[index].revents != 0 {
+            if fds[4].revents != 0 { return .consoleInput }
+            for index in 5..<fds.count where fds[index].revents != 0 {
                 return .attachedListener(
-                    index - 4, readable: fds[index].revents & Int16(POLLIN) != 0)
+                    index - 5, readable: fds[index].revents & Int16(POLLIN) != 0)
             }
             if fds[0].revents != 0 { return .clientWaiting }
         }
@@ -363,6 +369,20 @@ public final class Monitor {
             if let data {
                 _ = try? peer.socket.send(reply.encoded(), descriptors: [data.rawValue])
                 return
+            }
+        case .consoleAttach:
+            guard let console else {
+                reply.code = -ENOTTY
+                reply.payload = ["the container has no console (lxc.console.path = none)"]
+                break
+            }
+            do {
+                let client = try console.attachClient()
+                _ = try? peer.socket.send(reply.encoded(), descriptors: [client.rawValue])
+                return
+            } catch {
+                reply.code = -error.errno.rawValue
+                reply.payload = [error.description]
             }
         case .addSeccompListener:
             guard let listener = message.descriptors.take(0) else {

@@ -18,6 +18,7 @@ enum CommandLineTool {
           destroy, copy      remove it, or copy it (-N NEWNAME)
           freeze, unfreeze   freeze or thaw all its processes
           cgroup             read or write one of its cgroup files, or --stats as JSON
+          console            connect this terminal to its console (Ctrl+a q leaves)
           console-log        print its console ring buffer (--clear, --max N)
           mount, umount      mount into or unmount inside the running container
           attach             run a command in the running container (-- COMMAND; /bin/sh)
@@ -52,6 +53,7 @@ enum CommandLineTool {
         case "freeze": return LXCCommands.freeze(rest, thaw: false)
         case "unfreeze": return LXCCommands.freeze(rest, thaw: true)
         case "cgroup": return LXCCommands.cgroup(rest)
+        case "console": return LXCCommands.console(rest)
         case "console-log": return LXCCommands.consoleLog(rest)
         case "mount": return LXCCommands.mount(rest)
         case "umount": return LXCCommands.unmount(rest)

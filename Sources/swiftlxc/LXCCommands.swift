@@ -270,6 +270,26 @@ enum LXCCommands {
         }
     }
 
+    /// `console -n NAME [-e CHAR]`: connects this terminal to the container's console until
+    /// Ctrl+CHAR q (Ctrl+a q by default), as `lxc-console` does.
+    static func console(_ arguments: [String]) -> Int32 {
+        guard let options = parse(arguments, valued: ["-e", "--escape"], verb: "console"),
+            let container = container(options, verb: "console")
+        else { return 2 }
+        let escape = (options.flags["-e"] ?? options.flags["--escape"] ?? "a").last ?? "a"
+        if isatty(0) == 1 {
+            printError(
+                "Connected to \(container.name). Type <Ctrl+\(escape) q> to exit, "
+                    + "<Ctrl+\(escape) Ctrl+\(escape)> to enter Ctrl+\(escape) itself.")
+        }
+        do {
+            try container.runConsole(escape: escape)
+            return 0
+        } catch {
+            return fail("console", container.name, error)
+        }
+    }
+
     /// `mount -n NAME SOURCE TARGET [-t TYPE] [-o OPTIONS]`: mounts into the running
     /// container (fstab-style options; `-o bind` by default when no type is given).
     static func mount(_ arguments: [String]) -> Int32 {

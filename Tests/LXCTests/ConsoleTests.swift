@@ -153,3 +153,70 @@ struct ConsoleTests {
         #expect(current.utf8.count < 4096)
     }
 }
+
+/// Console clients (LXC's `console_getfd`, `lxc-console`): input reaches the container's
+/// console, its output comes back, one client at a time.
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct ConsoleClientTests {
+    /// Reads `fd` until `marker` shows up or two seconds pass.
+    private func read(_ fd: Int32, until marker: String) -> String {
+        var text = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<200 where !text.contains(marker) {
+            var event = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&event, 1, 10) == 1 else { continue }
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            text += String(decoding: buffer[0..<count], as: UTF8.self)
+        }
+        return text
+    }
+
+    @Test func aClientTypesIntoTheConsoleAndReadsTheAnswer() throws {
+        let lxcpath = TestLXCPath("consclient")
+        let container = Container(name: "consclient\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [("lxc.net.0.type", "empty"), ("lxc.console.buffer.size", "4096")])
+        try container.start(command: ["/bin/sh"])
+        defer { try? container.stop() }
+
+        let client = try container.consoleFD()
+        // A second client waits for the first.
+        #expect {
+            try container.consoleFD()
+        } throws: { error in
+            guard case ContainerError.command(_, let cause) = error else { return false }
+            return cause.errno == Errno.EBUSY
+        }
+        try client.writeAll("echo marker-$((40+2))\n")
+        let text = read(client.rawValue, until: "marker-42")
+        #expect(text.contains("marker-42"))
+        // The ring buffer saw the same output.
+        usleep(50_000)
+        let logged = String(decoding: try container.consoleLog(), as: UTF8.self)
+        #expect(logged.contains("marker-42"))
+
+        // Once the first client is gone, another may connect.
+        try client.close()
+        let second = try container.consoleFD()
+        try second.writeAll("echo again-$((1+1))\n")
+        #expect(read(second.rawValue, until: "again-2").contains("again-2"))
+    }
+
+    @Test func noConsoleIsENOTTY() throws {
+        let lxcpath = TestLXCPath("consclientnone")
+        let container = Container(name: "consnone\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [("lxc.net.0.type", "empty"), ("lxc.console.path", "none")])
+        try container.start(command: ["/bin/sleep", "30"])
+        defer { try? container.stop() }
+        #expect {
+            try container.consoleFD()
+        } throws: { error in
+            guard case ContainerError.command(_, let cause) = error else { return false }
+            return cause.errno == Errno(rawValue: ENOTTY)
+        }
+    }
+}
