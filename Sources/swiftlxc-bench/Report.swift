@@ -276,8 +276,12 @@ struct Report {
         return out
     }
 
-    /// 1-2-5 ticks between `low` and `high`.
+    /// 1-2-5 ticks between `low` and `high`. Both must be positive and finite: with `low` = 0
+    /// the first decade is 0, multiplying it by 10 never reaches `high`, and the loop grew the
+    /// array until the allocation failed (the 34 GB abort, when a peer's memory median was 0).
+    /// `ratios` no longer yields such values; the guard keeps the loop finite regardless.
     private func ticks(from low: Double, to high: Double) -> [Double] {
+        guard low > 0, high.isFinite, low < high else { return [1] }
         var result: [Double] = []
         var decade = pow(10, floor(log10(low)))
         while decade <= high {
@@ -362,7 +366,8 @@ enum JSON {
 
 /// `value` with exactly `digits` decimals, without Foundation's `String(format:)`.
 func fixed(_ value: Double, _ digits: Int) -> String {
-    guard value.isFinite else { return "\(value)" }
+    // Int() of a value past Int.max would trap; such a value is no sample, show it raw.
+    guard value.isFinite, abs(value) < 1e15 else { return "\(value)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let scaled = (abs(value) * scale).rounded()
