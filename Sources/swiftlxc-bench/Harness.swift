@@ -138,6 +138,11 @@ struct RunSettings {
 
 /// Runs contenders against each other, alternating A, B, A, B… so that a slow phase of the
 /// machine (another tenant, a writeback burst) falls on every contender alike.
+///
+/// The order rotates each round (A B C, B C A, C A B…), so every contender follows every other
+/// equally often. A container's end leaves the kernel work behind (the network namespace is
+/// torn down by a workqueue, cgroups go offline after an RCU grace period) that the next run
+/// pays for; with a fixed order one contender always paid for the same, heaviest predecessor.
 enum Harness {
     /// Checks each contender once, discards `warmups` rounds, then times `runs` rounds.
     /// A contender whose check or any run throws is reported failed with the error and leaves
@@ -161,7 +166,9 @@ enum Harness {
 
         let total = settings.warmups + settings.runs
         for round in 0..<total {
-            for (index, contender) in contenders.enumerated() where failures[index] == nil {
+            let order = contenders.indices.map { (round + $0) % contenders.count }
+            for index in order where failures[index] == nil {
+                let contender = contenders[index]
                 let start = monotonicNanoseconds()
                 let value: UInt64
                 do {

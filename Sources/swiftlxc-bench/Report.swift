@@ -14,7 +14,8 @@ struct Report {
 
     private var modeText: String {
         "\(quick ? "quick" : "full") mode, \(settings.runs) measured runs per contender "
-            + "after \(settings.warmups) warm-up runs, contenders alternated run by run"
+            + "after \(settings.warmups) warm-up runs, contenders alternated run by run "
+            + "in an order rotated each round"
     }
 
     private var machineText: String {
