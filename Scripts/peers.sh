@@ -5,6 +5,7 @@
 #   - writes one OCI bundle (used by swiftlxc, crun and runc) and one LXC config,
 #   - builds a system rootfs with busybox init and its configs (empty and veth network),
 #   - writes the seccomp bundle (podman's default profile) and conmon's bundle,
+#   - writes 50 bundles with distinct cgroup paths for the concurrent starts,
 #   - checks that each peer really runs /bin/true with exit status 0.
 # Idempotent: running it again changes nothing that is already in place.
 #
@@ -145,6 +146,25 @@ conmon=$dir/conmon/bundle
 mkdir -p "$conmon"
 jq --arg rootfs "$rootfs" '.process.args = ["/bin/sleep", "100000"] | .root.path = $rootfs' \
     "$bundle/config.json" > "$conmon/config.json"
+
+# --- concurrent bundles (concurrent-start) -----------------------------------------------
+# Container i of the 50 started at once gets its own bundle: the busybox bundle with an
+# absolute cgroupsPath, so every runtime puts its container cgroup below the bench's memory
+# cgroup /swiftlxc-bench-burst (crun would otherwise use the root, runc and swiftlxc the
+# caller's cgroup).
+i=0
+while [ $i -lt 50 ]; do
+    mkdir -p "$dir/many/$i"
+    jq --arg rootfs "$rootfs" --arg path "/swiftlxc-bench-burst/many-$i" \
+        '.root.path = $rootfs | .linux.cgroupsPath = $path' "$bundle/config.json" \
+        > "$dir/many/$i/config.json.new"
+    if cmp -s "$dir/many/$i/config.json.new" "$dir/many/$i/config.json"; then
+        rm "$dir/many/$i/config.json.new"
+    else
+        mv "$dir/many/$i/config.json.new" "$dir/many/$i/config.json"
+    fi
+    i=$((i + 1))
+done
 
 # --- check each peer -----------------------------------------------------------------------
 status=0
