@@ -128,11 +128,16 @@ struct ContenderResult {
 struct RunSettings {
     var runs: Int
     var warmups: Int
+    /// A pause before every run, so the asynchronous kernel work the previous run left (see
+    /// `Harness`) is over before the next is timed; 0 runs them back to back.
+    var settleMilliseconds = 0
 
     /// At most `runs` measured runs and `warmups` warm-ups: for scenarios whose one run takes
     /// a second or holds much memory, so the full bench stays within minutes.
     func capped(runs: Int, warmups: Int) -> RunSettings {
-        RunSettings(runs: min(self.runs, runs), warmups: min(self.warmups, warmups))
+        RunSettings(
+            runs: min(self.runs, runs), warmups: min(self.warmups, warmups),
+            settleMilliseconds: settleMilliseconds)
     }
 }
 
@@ -169,6 +174,9 @@ enum Harness {
             let order = contenders.indices.map { (round + $0) % contenders.count }
             for index in order where failures[index] == nil {
                 let contender = contenders[index]
+                if settings.settleMilliseconds > 0 {
+                    usleep(useconds_t(settings.settleMilliseconds) * 1000)
+                }
                 let start = monotonicNanoseconds()
                 let value: UInt64
                 do {

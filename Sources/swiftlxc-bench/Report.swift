@@ -23,6 +23,11 @@ struct Report {
             + "Linux \(machine.kernel), THP \(machine.transparentHugePages)"
     }
 
+    private var loadText: String {
+        "load average (1, 5, 15 min) \(machine.loadAtStart) at the start, "
+            + "\(machine.loadAtEnd) at the end"
+    }
+
     // MARK: Text
 
     /// The table printed on stdout.
@@ -30,6 +35,7 @@ struct Report {
         var lines = [
             "swiftlxc-bench \(machine.date)\(commit.map { " at \($0)" } ?? "")",
             machineText,
+            loadText,
             machine.versions.map { "\($0.name): \($0.version)" }.joined(separator: "; "),
             modeText,
             Self.ratioLegend,
@@ -79,6 +85,7 @@ struct Report {
         out += commit.map { " at commit `\($0)`" } ?? ""
         out += ". Do not edit by hand.\n\n"
         out += "- Machine: \(machineText)\n"
+        out += "- Load: \(loadText)\n"
         for (name, version) in machine.versions { out += "- \(name): \(version)\n" }
         out += "- Method: \(modeText); times from CLOCK_MONOTONIC, external programs started "
         out += "with the vfork-style `Spawn.start` and their output sent to /dev/null; every "
@@ -171,6 +178,8 @@ struct Report {
                     ("kernel", .string(machine.kernel)),
                     ("memory_mib", .number(Double(machine.memoryMiB))),
                     ("transparent_hugepages", .string(machine.transparentHugePages)),
+                    ("load_at_start", .string(machine.loadAtStart)),
+                    ("load_at_end", .string(machine.loadAtEnd)),
                 ])
             ),
             ("versions", .object(machine.versions.map { ($0.name, .string($0.version)) })),
