@@ -1,4 +1,5 @@
 import Glibc
+import LXCSystem
 
 /// The monotonic clock in nanoseconds. CLOCK_MONOTONIC is not stepped by NTP or `date`, so a
 /// difference of two readings is a duration.
@@ -144,11 +145,18 @@ struct RunSettings {
 /// Runs contenders against each other, alternating A, B, A, B… so that a slow phase of the
 /// machine (another tenant, a writeback burst) falls on every contender alike.
 ///
-/// The order rotates each round (A B C, B C A, C A B…), so every contender follows every other
-/// equally often. A container's end leaves the kernel work behind (the network namespace is
-/// torn down by a workqueue, cgroups go offline after an RCU grace period) that the next run
-/// pays for; with a fixed order one contender always paid for the same, heaviest predecessor.
+/// The order changes each round, a shuffle from a fixed seed (the same orders on every
+/// bench run), so every contender follows every other about equally often. A container's end
+/// leaves kernel work behind that the next run pays for (the network namespace is torn down
+/// by a workqueue, cgroups go offline after an RCU grace period), and the first write to a
+/// `cgroup.procs` waits for a grace period unless another attach happened just before. With
+/// a fixed order SwiftLXC always ran right after runc, the slowest contender; a rotation
+/// (A B C, B C A…) would not have helped, since it keeps who runs after whom.
 enum Harness {
+    /// Where `--runs-log` sends one line per run: group, round, contender, the contender that
+    /// ran just before it, sample. The bench is single-threaded.
+    nonisolated(unsafe) static var runLog: FileDescriptor?
+
     /// Checks each contender once, discards `warmups` rounds, then times `runs` rounds.
     /// A contender whose check or any run throws is reported failed with the error and leaves
     /// the rotation; the others continue.
@@ -170,8 +178,10 @@ enum Harness {
         }
 
         let total = settings.warmups + settings.runs
+        var generator = SplitMix64(seed: 0x5357_4946_544C_5843)
+        var previous: Int?
         for round in 0..<total {
-            let order = contenders.indices.map { (round + $0) % contenders.count }
+            let order = contenders.indices.shuffled(using: &generator)
             for index in order where failures[index] == nil {
                 let contender = contenders[index]
                 if settings.settleMilliseconds > 0 {
@@ -192,6 +202,12 @@ enum Harness {
                     continue
                 }
                 if round >= settings.warmups { samples[index].append(value) }
+                if runLog != nil {
+                    let before = previous.map { contenders[$0].name } ?? "-"
+                    _ = try? runLog?.writeAll(
+                        "\(label)\t\(round)\t\(contender.name)\t\(before)\t\(value)\n")
+                }
+                previous = index
             }
         }
         for contender in contenders { contender.cleanup() }
@@ -207,6 +223,24 @@ enum Harness {
                 name: contender.name, detail: contender.detail, isSwiftLXC: contender.isSwiftLXC,
                 outcome: outcome, samples: samples[index])
         }
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood): a small generator whose fixed seed makes the bench's
+/// run orders the same from one run to the next, unlike the system generator.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

@@ -15,7 +15,7 @@ struct Report {
     private var modeText: String {
         "\(quick ? "quick" : "full") mode, \(settings.runs) measured runs per contender "
             + "after \(settings.warmups) warm-up runs, contenders alternated run by run "
-            + "in an order rotated each round"
+            + "in a shuffled order each round (fixed seed)"
     }
 
     private var machineText: String {

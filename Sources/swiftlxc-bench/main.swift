@@ -20,6 +20,14 @@ do {
     progress("\(error)")
     exit(1)
 }
+if let path = options.runsLog {
+    do {
+        Harness.runLog = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC)
+    } catch {
+        progress("\(path): \(error)")
+        exit(1)
+    }
+}
 if getuid() != 0 { progress("not root: namespaces and peer runtimes will fail") }
 
 let settings = RunSettings(

@@ -5,7 +5,7 @@ import LXCSystem
 /// network namespace, an address, a host route, the links up. Measured three ways:
 /// - end to end: start + stop -k of a system container with `lxc.net.0.type = veth` minus the
 ///   same with `empty`, run by run, for SwiftLXC and LXC; the `ip` command sequence that does
-///   the same work on a fresh `ip netns` runs in the same rotation;
+///   the same work on a fresh `ip netns` runs in the same rounds;
 /// - from the runtimes' own logs: the span of the network setup inside one start, which is
 ///   free of the start's and stop's noise.
 struct NetworkScenario: Scenario {
@@ -74,7 +74,7 @@ struct NetworkScenario: Scenario {
         }
         setup.notes = [
             "runtimes: median of run-by-run differences of the veth and empty contenders of "
-                + "network.start (the same rotation, so run i of each saw the same machine); it "
+                + "network.start (the same rounds, so run i of each saw the same machine); it "
                 + "includes deleting the pair at stop. A start + stop takes tens of ms and "
                 + "varies by several, so this is a difference of two noisy numbers: p10 and p90 "
                 + "show how far one run can be trusted; network.log has the precise figure",
