@@ -89,13 +89,16 @@ fi
 
 # --- LXC config (lxc-execute) --------------------------------------------------------------
 # The same rootfs and the same five namespaces: LXC would also unshare the cgroup namespace,
-# so it is kept from the host, and the network namespace gets only a loopback device.
+# so it is kept from the host, and the network namespace gets only a loopback device. With
+# lxc.namespace.keep set, LXC makes every namespace not listed, user and time included (a
+# user namespace without an id map then fails at mkdir dev/pts with EOVERFLOW), so those
+# two are kept as well.
 lxcconf=$lxcdir/bench.conf
 cat > "$lxcconf.new" <<CONF
 lxc.uts.name = bench
 lxc.rootfs.path = dir:$rootfs
 lxc.net.0.type = empty
-lxc.namespace.keep = cgroup
+lxc.namespace.keep = cgroup user time
 lxc.mount.auto = proc:mixed sys:ro
 lxc.autodev = 1
 lxc.apparmor.profile = unconfined
