@@ -146,12 +146,15 @@ struct RunSettings {
 /// machine (another tenant, a writeback burst) falls on every contender alike.
 ///
 /// The order changes each round, a shuffle from a fixed seed (the same orders on every
-/// bench run), so every contender follows every other about equally often. A container's end
-/// leaves kernel work behind that the next run pays for (the network namespace is torn down
-/// by a workqueue, cgroups go offline after an RCU grace period), and the first write to a
-/// `cgroup.procs` waits for a grace period unless another attach happened just before. With
-/// a fixed order SwiftLXC always ran right after runc, the slowest contender; a rotation
-/// (A B C, B C A…) would not have helped, since it keeps who runs after whom.
+/// bench run), so every contender follows every other about equally often: a run's time
+/// depends on what ran just before it. `--runs-log` on the start scenario: on a busy machine
+/// crun took 18.7 ms after runc and 12.8 after swiftlxc; on a quiet one swiftlxc took 15.1 ms
+/// after runc and 10.0 to 10.3 after the others. A container's end leaves kernel work behind
+/// (the network namespace is torn down by a workqueue, cgroups go offline after RCU grace
+/// periods), and strace shows a runtime's first write to a `cgroup.procs` sometimes waiting
+/// 4 to 13 ms, sometimes not. With a fixed order SwiftLXC always ran right after runc and
+/// crun right after SwiftLXC; a rotation (A B C, B C A…) would not have helped, since it
+/// keeps who runs after whom.
 enum Harness {
     /// Where `--runs-log` sends one line per run: group, round, contender, the contender that
     /// ran just before it, sample. The bench is single-threaded.
@@ -187,6 +190,8 @@ enum Harness {
                 if settings.settleMilliseconds > 0 {
                     usleep(useconds_t(settings.settleMilliseconds) * 1000)
                 }
+                let before = previous
+                previous = index
                 let start = monotonicNanoseconds()
                 let value: UInt64
                 do {
@@ -203,11 +208,10 @@ enum Harness {
                 }
                 if round >= settings.warmups { samples[index].append(value) }
                 if runLog != nil {
-                    let before = previous.map { contenders[$0].name } ?? "-"
+                    let name = before.map { contenders[$0].name } ?? "-"
                     _ = try? runLog?.writeAll(
-                        "\(label)\t\(round)\t\(contender.name)\t\(before)\t\(value)\n")
+                        "\(label)\t\(round)\t\(contender.name)\t\(name)\t\(value)\n")
                 }
-                previous = index
             }
         }
         for contender in contenders { contender.cleanup() }
