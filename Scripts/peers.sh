@@ -6,6 +6,8 @@
 #   - builds a system rootfs with busybox init and its configs (empty and veth network),
 #   - writes the seccomp bundle (podman's default profile) and conmon's bundle,
 #   - builds the seccomp notify rootfs, workload, policy and configs,
+#   - writes 50 bundles with distinct cgroup paths for the concurrent starts,
+#   - writes the console config and builds the LXC mount-injection peer (shared shmounts),
 #   - checks that each peer really runs /bin/true with exit status 0.
 # Idempotent: running it again changes nothing that is already in place.
 #
@@ -89,13 +91,16 @@ fi
 
 # --- LXC config (lxc-execute) --------------------------------------------------------------
 # The same rootfs and the same five namespaces: LXC would also unshare the cgroup namespace,
-# so it is kept from the host, and the network namespace gets only a loopback device.
+# so it is kept from the host, and the network namespace gets only a loopback device. With
+# lxc.namespace.keep set, LXC makes every namespace not listed, user and time included (a
+# user namespace without an id map then fails at mkdir dev/pts with EOVERFLOW), so those
+# two are kept as well.
 lxcconf=$lxcdir/bench.conf
 cat > "$lxcconf.new" <<CONF
 lxc.uts.name = bench
 lxc.rootfs.path = dir:$rootfs
 lxc.net.0.type = empty
-lxc.namespace.keep = cgroup
+lxc.namespace.keep = cgroup user time
 lxc.mount.auto = proc:mixed sys:ro
 lxc.autodev = 1
 lxc.apparmor.profile = unconfined
@@ -213,6 +218,25 @@ if [ ! -x "$helper" ] || [ "$here/bench/lxc-inject.c" -nt "$helper" ]; then
         say "gcc is not installed: no LXC mount-injection peer"
     fi
 fi
+
+# --- concurrent bundles (concurrent-start) -----------------------------------------------
+# Container i of the 50 started at once gets its own bundle: the busybox bundle with an
+# absolute cgroupsPath, so every runtime puts its container cgroup below the bench's memory
+# cgroup /swiftlxc-bench-burst (crun would otherwise use the root, runc and swiftlxc the
+# caller's cgroup).
+i=0
+while [ $i -lt 50 ]; do
+    mkdir -p "$dir/many/$i"
+    jq --arg rootfs "$rootfs" --arg path "/swiftlxc-bench-burst/many-$i" \
+        '.root.path = $rootfs | .linux.cgroupsPath = $path' "$bundle/config.json" \
+        > "$dir/many/$i/config.json.new"
+    if cmp -s "$dir/many/$i/config.json.new" "$dir/many/$i/config.json"; then
+        rm "$dir/many/$i/config.json.new"
+    else
+        mv "$dir/many/$i/config.json.new" "$dir/many/$i/config.json"
+    fi
+    i=$((i + 1))
+done
 
 # --- check each peer -----------------------------------------------------------------------
 status=0

@@ -1,4 +1,5 @@
 import Glibc
+import LXCSystem
 
 /// The monotonic clock in nanoseconds. CLOCK_MONOTONIC is not stepped by NTP or `date`, so a
 /// difference of two readings is a duration.
@@ -128,17 +129,37 @@ struct ContenderResult {
 struct RunSettings {
     var runs: Int
     var warmups: Int
+    /// A pause before every run, so the asynchronous kernel work the previous run left (see
+    /// `Harness`) is over before the next is timed; 0 runs them back to back.
+    var settleMilliseconds = 0
 
     /// At most `runs` measured runs and `warmups` warm-ups: for scenarios whose one run takes
     /// a second or holds much memory, so the full bench stays within minutes.
     func capped(runs: Int, warmups: Int) -> RunSettings {
-        RunSettings(runs: min(self.runs, runs), warmups: min(self.warmups, warmups))
+        RunSettings(
+            runs: min(self.runs, runs), warmups: min(self.warmups, warmups),
+            settleMilliseconds: settleMilliseconds)
     }
 }
 
 /// Runs contenders against each other, alternating A, B, A, B… so that a slow phase of the
 /// machine (another tenant, a writeback burst) falls on every contender alike.
+///
+/// The order changes each round, a shuffle from a fixed seed (the same orders on every
+/// bench run), so every contender follows every other about equally often: a run's time
+/// depends on what ran just before it. `--runs-log` on the start scenario: on a busy machine
+/// crun took 18.7 ms after runc and 12.8 after swiftlxc; on a quiet one swiftlxc took 15.1 ms
+/// after runc and 10.0 to 10.3 after the others. A container's end leaves kernel work behind
+/// (the network namespace is torn down by a workqueue, cgroups go offline after RCU grace
+/// periods), and strace shows a runtime's first write to a `cgroup.procs` sometimes waiting
+/// 4 to 13 ms, sometimes not. With a fixed order SwiftLXC always ran right after runc and
+/// crun right after SwiftLXC; a rotation (A B C, B C A…) would not have helped, since it
+/// keeps who runs after whom.
 enum Harness {
+    /// Where `--runs-log` sends one line per run: group, round, contender, the contender that
+    /// ran just before it, sample. The bench is single-threaded.
+    nonisolated(unsafe) static var runLog: FileDescriptor?
+
     /// Checks each contender once, discards `warmups` rounds, then times `runs` rounds.
     /// A contender whose check or any run throws is reported failed with the error and leaves
     /// the rotation; the others continue.
@@ -160,8 +181,17 @@ enum Harness {
         }
 
         let total = settings.warmups + settings.runs
+        var generator = SplitMix64(seed: 0x5357_4946_544C_5843)
+        var previous: Int?
         for round in 0..<total {
-            for (index, contender) in contenders.enumerated() where failures[index] == nil {
+            let order = contenders.indices.shuffled(using: &generator)
+            for index in order where failures[index] == nil {
+                let contender = contenders[index]
+                if settings.settleMilliseconds > 0 {
+                    usleep(useconds_t(settings.settleMilliseconds) * 1000)
+                }
+                let before = previous
+                previous = index
                 let start = monotonicNanoseconds()
                 let value: UInt64
                 do {
@@ -177,6 +207,11 @@ enum Harness {
                     continue
                 }
                 if round >= settings.warmups { samples[index].append(value) }
+                if runLog != nil {
+                    let name = before.map { contenders[$0].name } ?? "-"
+                    _ = try? runLog?.writeAll(
+                        "\(label)\t\(round)\t\(contender.name)\t\(name)\t\(value)\n")
+                }
             }
         }
         for contender in contenders { contender.cleanup() }
@@ -192,6 +227,24 @@ enum Harness {
                 name: contender.name, detail: contender.detail, isSwiftLXC: contender.isSwiftLXC,
                 outcome: outcome, samples: samples[index])
         }
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood): a small generator whose fixed seed makes the bench's
+/// run orders the same from one run to the next, unlike the system generator.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

@@ -13,6 +13,16 @@ struct MachineInfo {
     var date: String
     /// Program name and its version line, in report order.
     var versions: [(name: String, version: String)]
+    /// The 1, 5 and 15 minute load averages when the bench began and when it ended: on a
+    /// shared machine they say how much else was running.
+    var loadAtStart: String
+    var loadAtEnd = ""
+
+    /// The first three fields of /proc/loadavg.
+    static func loadAverage() -> String {
+        let text = (try? FileContents.readText("/proc/loadavg")) ?? ""
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
 
     static func collect(swiftlxcPath: String, devNull: Int32) -> MachineInfo {
         let cpuinfo = (try? FileContents.readText("/proc/cpuinfo")) ?? ""
@@ -60,7 +70,7 @@ struct MachineInfo {
         return MachineInfo(
             cpuModel: model, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), kernel: kernel,
             memoryMiB: memoryKiB / 1024, transparentHugePages: thp ?? "unknown",
-            date: utcNow(), versions: versions)
+            date: utcNow(), versions: versions, loadAtStart: loadAverage())
     }
 
     private static func utcNow() -> String {

@@ -4,6 +4,8 @@ import Glibc
 struct Options {
     var runs = 100
     var warmups = 5
+    var settleMilliseconds = 0
+    var runsLog: String?
     var quick = false
     var swiftlxcPath: String?
     var peersDirectory = "/var/tmp/swiftlxc-bench"
@@ -23,6 +25,8 @@ struct Options {
           --runs N          measured runs per contender (default 100)
           --warmup N        discarded warm-up runs per contender (default 5)
           --quick           smoke mode: 10 runs, 2 warm-ups
+          --settle-ms N     pause N ms before every run (default 0)
+          --runs-log FILE   one line per run: group, round, contender, predecessor, sample
           --swiftlxc PATH   the swiftlxc binary (default: next to this binary)
           --peers DIR       what Scripts/peers.sh prepared (default /var/tmp/swiftlxc-bench)
           --out DIR         report directory (default Docs/benchmarks)
@@ -63,6 +67,8 @@ struct Options {
                 options.warmups = try count(for: argument, minimum: 0)
                 warmupsGiven = true
             case "--quick": options.quick = true
+            case "--settle-ms": options.settleMilliseconds = try count(for: argument, minimum: 0)
+            case "--runs-log": options.runsLog = try value(for: argument)
             case "--swiftlxc": options.swiftlxcPath = try value(for: argument)
             case "--peers": options.peersDirectory = try value(for: argument)
             case "--out": options.outputDirectory = try value(for: argument)

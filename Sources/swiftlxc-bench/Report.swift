@@ -14,12 +14,18 @@ struct Report {
 
     private var modeText: String {
         "\(quick ? "quick" : "full") mode, \(settings.runs) measured runs per contender "
-            + "after \(settings.warmups) warm-up runs, contenders alternated run by run"
+            + "after \(settings.warmups) warm-up runs, contenders alternated run by run "
+            + "in a shuffled order each round (fixed seed)"
     }
 
     private var machineText: String {
         "\(machine.cpuModel), \(machine.cores) cores, \(machine.memoryMiB) MiB, "
             + "Linux \(machine.kernel), THP \(machine.transparentHugePages)"
+    }
+
+    private var loadText: String {
+        "load average (1, 5, 15 min) \(machine.loadAtStart) at the start, "
+            + "\(machine.loadAtEnd) at the end"
     }
 
     // MARK: Text
@@ -29,6 +35,7 @@ struct Report {
         var lines = [
             "swiftlxc-bench \(machine.date)\(commit.map { " at \($0)" } ?? "")",
             machineText,
+            loadText,
             machine.versions.map { "\($0.name): \($0.version)" }.joined(separator: "; "),
             modeText,
             Self.ratioLegend,
@@ -78,6 +85,7 @@ struct Report {
         out += commit.map { " at commit `\($0)`" } ?? ""
         out += ". Do not edit by hand.\n\n"
         out += "- Machine: \(machineText)\n"
+        out += "- Load: \(loadText)\n"
         for (name, version) in machine.versions { out += "- \(name): \(version)\n" }
         out += "- Method: \(modeText); times from CLOCK_MONOTONIC, external programs started "
         out += "with the vfork-style `Spawn.start` and their output sent to /dev/null; every "
@@ -170,6 +178,8 @@ struct Report {
                     ("kernel", .string(machine.kernel)),
                     ("memory_mib", .number(Double(machine.memoryMiB))),
                     ("transparent_hugepages", .string(machine.transparentHugePages)),
+                    ("load_at_start", .string(machine.loadAtStart)),
+                    ("load_at_end", .string(machine.loadAtEnd)),
                 ])
             ),
             ("versions", .object(machine.versions.map { ($0.name, .string($0.version)) })),
@@ -276,8 +286,12 @@ struct Report {
         return out
     }
 
-    /// 1-2-5 ticks between `low` and `high`.
+    /// 1-2-5 ticks between `low` and `high`. Both must be positive and finite: with `low` = 0
+    /// the first decade is 0, multiplying it by 10 never reaches `high`, and the loop grew the
+    /// array until the allocation failed (the 34 GB abort, when a peer's memory median was 0).
+    /// `ratios` no longer yields such values; the guard keeps the loop finite regardless.
     private func ticks(from low: Double, to high: Double) -> [Double] {
+        guard low > 0, high.isFinite, low < high else { return [1] }
         var result: [Double] = []
         var decade = pow(10, floor(log10(low)))
         while decade <= high {
@@ -362,7 +376,8 @@ enum JSON {
 
 /// `value` with exactly `digits` decimals, without Foundation's `String(format:)`.
 func fixed(_ value: Double, _ digits: Int) -> String {
-    guard value.isFinite else { return "\(value)" }
+    // Int() of a value past Int.max would trap; such a value is no sample, show it raw.
+    guard value.isFinite, abs(value) < 1e15 else { return "\(value)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let scaled = (abs(value) * scale).rounded()

@@ -21,9 +21,19 @@ do {
     progress("\(error)")
     exit(1)
 }
+if let path = options.runsLog {
+    do {
+        Harness.runLog = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC)
+    } catch {
+        progress("\(path): \(error)")
+        exit(1)
+    }
+}
 if getuid() != 0 { progress("not root: namespaces and peer runtimes will fail") }
 
-let settings = RunSettings(runs: options.runs, warmups: options.warmups)
+let settings = RunSettings(
+    runs: options.runs, warmups: options.warmups,
+    settleMilliseconds: options.settleMilliseconds)
 let swiftlxcPath = options.swiftlxcPath ?? Options.defaultSwiftLXCPath()
 let machine = MachineInfo.collect(swiftlxcPath: swiftlxcPath, devNull: devNull.rawValue)
 let context = BenchContext(
@@ -39,8 +49,10 @@ for scenario in Scenarios.all where options.only?.contains(scenario.id) ?? true 
     }
 }
 
+var finished = machine
+finished.loadAtEnd = MachineInfo.loadAverage()
 let report = Report(
-    machine: machine, settings: settings, quick: options.quick, commit: options.commit,
+    machine: finished, settings: settings, quick: options.quick, commit: options.commit,
     groups: groups)
 print(report.text(), terminator: "")
 

@@ -36,13 +36,15 @@ struct ScenarioResult {
     }
 
     /// Each other measured contender's median divided by SwiftLXC's: above 1, SwiftLXC is
-    /// faster.
+    /// faster. Only positive medians make a ratio: a zero or negative one (a memory drop too
+    /// small to see, a difference of two noisy runs) has no meaningful quotient, and the
+    /// chart's log scale could not draw it.
     var ratios: [(name: String, ratio: Double)] {
-        guard let base = reference?.statistics?.median, base > 0 else { return [] }
+        guard let base = reference?.statistics?.median, base > 0, base.isFinite else { return [] }
         return contenders.compactMap { contender in
-            guard !contender.isSwiftLXC, let median = contender.statistics?.median else {
-                return nil
-            }
+            guard !contender.isSwiftLXC, let median = contender.statistics?.median,
+                median > 0, median.isFinite
+            else { return nil }
             return (contender.name, median / base)
         }
     }

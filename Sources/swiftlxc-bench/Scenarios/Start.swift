@@ -60,7 +60,8 @@ struct StartScenario: Scenario {
             "OCI runtimes run the bundle \(context.bundlePath) (crun spec defaults: read-only "
                 + "root, /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys, /sys/fs/cgroup)",
             "lxc-execute runs \(context.lxcConfigPath) on the same rootfs "
-                + "(autodev, proc:mixed, sys:ro, empty network, host cgroup namespace)",
+                + "(autodev, proc:mixed, sys:ro, empty network; lxc.namespace.keep = cgroup "
+                + "user time, so it makes the same five namespaces)",
         ]
         return [result]
     }
