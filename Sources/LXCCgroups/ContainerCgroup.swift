@@ -128,20 +128,41 @@ public final class ContainerCgroup {
                 member.parents.append(directory)
                 let parent = directory
                 directory += "/" + component
-                let made = try CgroupFiles.makeDirectory(directory)
-                if made {
-                    member.created.append(directory)
+                let made = try Self.makeDirectory(directory)
+                if !made.isEmpty {
+                    member.created += made
                     members[members.count - 1] = member
-                    if hierarchy.controllers.contains("cpuset") && hierarchy.version == .v1 {
-                        try CgroupTree.inheritCpuset(from: parent, to: directory)
-                    }
                 } else if position == components.count - 1 && !path.allowExisting {
                     throw .alreadyExists(path: directory)
+                }
+                // A v1 cpuset cgroup starts with no cpus and mems, and one made earlier by a
+                // tool that never filled it is just as empty: either way it takes its
+                // parent's, or no process could join it (ENOSPC), as crun and runc do.
+                if hierarchy.controllers.contains("cpuset") && hierarchy.version == .v1 {
+                    try CgroupTree.inheritCpuset(from: parent, to: directory)
                 }
             }
             member.limitDirectory = directory
             member.payloadDirectory = path.inner.map { directory + "/" + $0 } ?? directory
             members[members.count - 1] = member
+        }
+
+        /// `mkdir` of `directory`; returns what it made, outermost first (nothing when it
+        /// existed). When another container removed the parent between our finding it and
+        /// this `mkdir` (ENOENT), the parent is made again, and recorded, so that it goes when
+        /// it is empty like any parent this object made.
+        static func makeDirectory(_ directory: String, depth: Int = 0) throws(CgroupError)
+            -> [String]
+        {
+            do {
+                return try CgroupFiles.makeDirectory(directory) ? [directory] : []
+            } catch {
+                guard case .system(let cause) = error, cause.errno == .ENOENT, depth < 8,
+                    let slash = directory.lastIndex(of: "/"), slash != directory.startIndex
+                else { throw error }
+                let parent = try makeDirectory(String(directory[..<slash]), depth: depth + 1)
+                return try parent + makeDirectory(directory, depth: depth + 1)
+            }
         }
 
         func rollBack() {

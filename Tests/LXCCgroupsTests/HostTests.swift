@@ -231,6 +231,35 @@ import Testing
     }
 }
 
+@Suite struct HostCpusetTests {
+    /// A v1 cpuset parent that some tool made and never filled (the kernel leaves cpus and
+    /// mems empty) takes its parent's, or nothing could join the container below it.
+    @Test func anEmptyExistingCpusetParentIsFilled() throws {
+        let layout = try hostLayout()
+        guard case .v1(let index) = layout.placement(of: "cpuset") else {
+            print("skipped: cpuset is not on a v1 hierarchy here")
+            return
+        }
+        let parent = uniqueName("emptycpuset")
+        guard let root = layout.hierarchies[index].directory(of: "/") else { return }
+        #expect(mkdir(root + "/" + parent, 0o755) == 0)
+        defer { _ = rmdir(root + "/" + parent) }
+        #expect(try CgroupFiles.read(root + "/" + parent + "/cpuset.cpus").isEmpty)
+
+        let cgroup = try ContainerCgroup.create(
+            .lxcIsolated(container: parent + "/child", inner: nil), in: layout)
+        defer { try? cgroup.remove() }
+        #expect(!(try CgroupFiles.read(root + "/" + parent + "/cpuset.cpus")).isEmpty)
+        let sleeper = try Spawn.start(SpawnRequest(path: "/bin/sleep", arguments: ["sleep", "30"]))
+        try cgroup.place(pid: sleeper.pid)
+        try cgroup.kill()
+        _ = try sleeper.wait()
+        try cgroup.remove()
+        // The parent was found, not made: it stays for its owner.
+        #expect(CgroupFiles.exists(root + "/" + parent))
+    }
+}
+
 @Suite struct HostIsolationTests {
     @Test func innerCgroupHoldsTheProcessWhileTheOuterCarriesTheLimit() throws {
         let layout = try hostLayout()
