@@ -336,7 +336,9 @@ public final class Container: @unchecked Sendable {
     /// Kills the whole container and waits until it is STOPPED.
     public func stop(timeout: Int = 30) throws(ContainerError) {
         do {
-            _ = try CommandClient.send(.stop, lxcpath: lxcpath, name: name)
+            // Returns when the monitor has cleaned up and ended, or after `timeout`.
+            _ = try CommandClient.send(
+                .stop, lxcpath: lxcpath, name: name, waitingForExit: timeout)
         } catch {
             if error.errno == .ECONNREFUSED { throw .store(.notRunning(name)) }
             throw .command("stop \(name)", error)
@@ -381,13 +383,15 @@ public final class Container: @unchecked Sendable {
     /// Waits until the container reaches `state`, from any process; `timeout` in seconds,
     /// -1 forever. Returns whether it was reached.
     public func wait(for state: ContainerState, timeout: Int) -> Bool {
-        let deadline = timeout < 0 ? Int.max : timeout * 1000
-        var waited = 0
+        let deadline = timeout < 0 ? UInt64.max : UInt64(timeout) * 1_000_000_000
+        let start = MonotonicClock.now()
+        // From 1 ms up to 10 ms between looks: a state that comes soon is seen soon.
+        var pause: UInt32 = 1000
         while true {
             if self.state == state { return true }
-            if waited >= deadline { return false }
-            usleep(10_000)
-            waited += 10
+            if MonotonicClock.now() - start >= deadline { return false }
+            usleep(pause)
+            pause = min(pause * 2, 10_000)
         }
     }
 

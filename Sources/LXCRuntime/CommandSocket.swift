@@ -81,9 +81,13 @@ func withAbstractAddress<R>(_ name: String, _ body: (UnsafePointer<sockaddr>, so
 public enum CommandClient {
     /// Sends `command` to the monitor of `name` in `lxcpath`. ECONNREFUSED means no monitor
     /// runs: the container is stopped.
+    ///
+    /// With `waitingForExit`, the call returns only once the monitor has ended (its end of
+    /// the connection closes when it exits; the monitor keeps a stop's connection open until
+    /// then) or that many seconds have passed: a stop then needs no polling.
     public static func send(
         _ command: MonitorCommand, payload: [String] = [], descriptors: [Int32] = [],
-        lxcpath: String, name: String
+        lxcpath: String, name: String, waitingForExit timeout: Int? = nil
     ) throws(SyscallError) -> (reply: CommandMessage, descriptors: DescriptorList) {
         let socketName = commandSocketName(lxcpath: lxcpath, name: name)
         let fd = try check(
@@ -99,6 +103,14 @@ public enum CommandClient {
         guard !message.bytes.isEmpty, let reply = try? CommandMessage(decoding: message.bytes)
         else {
             throw SyscallError(.ECONNREFUSED, call: "recvmsg", object: "@" + socketName)
+        }
+        if let timeout {
+            var limit = timeval(tv_sec: timeout, tv_usec: 0)
+            setsockopt(
+                socket.rawValue, SOL_SOCKET, SO_RCVTIMEO, &limit,
+                socklen_t(MemoryLayout<timeval>.size))
+            var byte: UInt8 = 0
+            while recv(socket.rawValue, &byte, 1, 0) > 0 {}
         }
         return (reply, message.descriptors)
     }

@@ -84,6 +84,8 @@ public final class Monitor {
     public var consoleMirror: Int32 = -1
     /// Where the running launch's seccomp listener is shown to other threads.
     public let sharedListener: SeccompListenerSlot
+    /// Connections of `stop` clients, closed when the monitor is done with the container.
+    private var stopWaiters: [Int32] = []
     /// A client took the listener over the command socket (`seccompNotifyFDActive`).
     private var listenerHandedOut = false
     /// Listeners of attached commands' filters (LXC's add-listener command), served like the
@@ -107,6 +109,10 @@ public final class Monitor {
         self.name = name
         self.sharedListener = sharedListener
         self.makeRequest = makeRequest
+    }
+
+    deinit {
+        for fd in stopWaiters { _ = close(fd) }
     }
 
     /// Starts the container and serves it until it stops. `ready` is called once: with nil
@@ -359,6 +365,12 @@ public final class Monitor {
             stopping = true
             state = .stopping
             reply.code = signalInit(container, SIGKILL)
+            // The client learns of the end when this connection closes: kept until the
+            // monitor is done (its command socket is closed by then).
+            if reply.code == 0 {
+                let held = fcntl(peer.socket.rawValue, F_DUPFD_CLOEXEC, 0)
+                if held >= 0 { stopWaiters.append(held) }
+            }
         case .freeze, .unfreeze:
             reply.code = changeFreezer(container, freeze: command == .freeze)
         case .getCgroupItem, .setCgroupItem, .cgroupStats:
