@@ -19,6 +19,7 @@ struct MonitorRSSScenario: Scenario {
         }
 
         var contenders: [Contender] = []
+        var pssLogs: [SampleLog] = []
         for runtime in ["swiftlxc", "lxc"] {
             let container = SystemContainer(
                 runtime: runtime, name: "bench-monitor",
@@ -27,6 +28,8 @@ struct MonitorRSSScenario: Scenario {
                 swiftlxcPath: context.swiftlxcPath, devNull: devNull)
             try? container.create()
             let name = runtime == "swiftlxc" ? "swiftlxc __monitor" : "[lxc monitor]"
+            let pssLog = SampleLog()
+            pssLogs.append(pssLog)
             contenders.append(
                 .sampled(
                     name, detail: "sum of VmRSS of \(name) processes of a RUNNING busybox init",
@@ -39,6 +42,7 @@ struct MonitorRSSScenario: Scenario {
                     }
                     let pids = container.monitorPIDs()
                     guard !pids.isEmpty else { throw BenchError("no \(name) process found") }
+                    pssLog.append(pids.compactMap(proportionalKiB).reduce(0, +))
                     return pids.compactMap(residentKiB).reduce(0, +)
                 })
         }
@@ -51,6 +55,22 @@ struct MonitorRSSScenario: Scenario {
         }
 
         result.contenders = Harness.measure(contenders, settings: settings, label: id)
+        var pss = ScenarioResult(
+            id: "\(id).pss", title: "monitor PSS of a running container (shared pages split)")
+        pss.unit = .memory
+        pss.settings = settings
+        pss.contenders = zip(result.contenders.prefix(pssLogs.count), pssLogs).map {
+            measured, log in
+            var proportional = log.result(like: measured, discard: 1 + settings.warmups)
+            proportional.detail = "sum of Pss (smaps_rollup) of the same processes"
+            return proportional
+        }
+        pss.notes = [
+            "taken in the same runs as the RSS group; Pss divides each page among the "
+                + "processes that map it, so clean pages of a binary that other processes also "
+                + "map count in part: most of the swiftlxc monitor's RSS is text of its static "
+                + "binary, which every running monitor shares"
+        ]
         for runtime in ["swiftlxc", "lxc"] {
             let container = SystemContainer(
                 runtime: runtime, name: "bench-monitor",
@@ -67,8 +87,13 @@ struct MonitorRSSScenario: Scenario {
             "conmon runs without podman: conmon -r crun creates the container, crun start runs "
                 + "it, crun delete -f ends it; its bundle runs /bin/sleep on the busybox rootfs",
         ]
-        return [result]
+        return [result, pss]
     }
+}
+
+/// Proportional set size of `pid` (Pss in smaps_rollup), in KiB.
+func proportionalKiB(_ pid: pid_t) -> UInt64? {
+    procKiB("/proc/\(pid)/smaps_rollup", key: "Pss:")
 }
 
 /// conmon driven by hand the way podman drives it: conmon runs `crun create` and stays as the
