@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "LXC", targets: ["LXC"]),
         .executable(name: "swiftlxc", targets: ["swiftlxc"]),
         .executable(name: "swiftlxc-init", targets: ["swiftlxc-init"]),
+        // liblxc.so.1 for programs built on LXC's C API (Scripts/build-liblxc.sh names it).
+        .library(name: "lxc", type: .dynamic, targets: ["LXCABI"]),
     ],
     targets: [
         // C lives only in these three shim targets.
@@ -45,6 +47,16 @@ let package = Package(
         .target(
             name: "LXC",
             dependencies: ["LXCSystem", "LXCConfig", "LXCNetwork", "LXCMount", "LXCRuntime"]),
+
+        // LXC's C ABI: the struct layouts and what must be C (CLXCABI), the exports (LXCABI).
+        .target(name: "CLXCABI"),
+        .target(
+            name: "LXCABI",
+            dependencies: [
+                "CLXCABI", "LXC", "LXCConfig", "LXCRuntime", "LXCSystem", "LXCCapabilities",
+            ],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=liblxc.so.1"])]
+        ),
 
         .executableTarget(
             name: "swiftlxc",
