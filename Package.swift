@@ -75,6 +75,8 @@ let package = Package(
                 "LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSeccomp", "LXCSystem",
             ]
         ),
+        // Runs C and python3-lxc programs against the built liblxc.so (product "lxc").
+        .testTarget(name: "LXCABITests", dependencies: ["LXCSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSeccomp", "LXCSystem", "CShim"]),
         .testTarget(name: "LXCNetworkTests", dependencies: ["LXCNetwork", "LXCSystem"]),
         .testTarget(name: "LXCCgroupsTests", dependencies: ["LXCCgroups", "LXCSystem"]),

@@ -206,8 +206,10 @@ func stateName(_ state: ContainerState) -> UnsafePointer<CChar>? {
 /// In another program (python3, a Go binary) `/proc/self/exe` is not beside `swiftlxc`:
 /// the monitor and init are looked for beside this library, when they are there.
 private let executablesLocated: Void = {
-    guard let file = cabi_library_path() else { return }
-    let path = String(cString: file)
+    // Resolved: the library is usually reached through a `liblxc.so.1` symlink.
+    guard let file = cabi_library_path(), let resolved = realpath(file, nil) else { return }
+    let path = String(cString: resolved)
+    free(resolved)
     guard let slash = path.lastIndex(of: "/") else { return }
     let directory = String(path[..<slash])
     if access("\(directory)/swiftlxc", X_OK) == 0 && getenv("SWIFTLXC_BIN") == nil {
