@@ -433,7 +433,10 @@ private func installRunning(_ c: ContainerPointer) {
         with(c, -1) { c, box in
             guard let key = string(key) else { return -1 }
             do {
-                return copyOut(try box.container.cgroupItem(key), retv, inlen)
+                // liblxc returns the file as read, with its final newline.
+                var value = try box.container.cgroupItem(key)
+                if !value.isEmpty && !value.hasSuffix("\n") { value += "\n" }
+                return copyOut(value, retv, inlen)
             } catch {
                 fail(c, "get_cgroup_item", error)
                 return -1
