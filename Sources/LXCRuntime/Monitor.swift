@@ -331,6 +331,10 @@ public final class Monitor {
             stopping = true
             state = .stopping
             reply.code = signalInit(container, SIGKILL)
+            // A frozen container takes the kill only when thawed, as LXC's stop does.
+            if let cgroup = container.cgroup, (try? cgroup.isFrozen()) == true {
+                try? cgroup.thaw()
+            }
         case .freeze, .unfreeze:
             reply.code = changeFreezer(container, freeze: command == .freeze)
         case .getCgroupItem, .setCgroupItem, .cgroupStats:
