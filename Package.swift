@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "LXC", targets: ["LXC"]),
         .executable(name: "swiftlxc", targets: ["swiftlxc"]),
         .executable(name: "swiftlxc-init", targets: ["swiftlxc-init"]),
+        // liblxc.so.1 for programs built on LXC's C API (Scripts/build-liblxc.sh names it).
+        .library(name: "lxc", type: .dynamic, targets: ["LXCABI"]),
     ],
     targets: [
         // C lives only in these three shim targets.
@@ -46,6 +48,16 @@ let package = Package(
             name: "LXC",
             dependencies: ["LXCSystem", "LXCConfig", "LXCNetwork", "LXCMount", "LXCRuntime"]),
 
+        // LXC's C ABI: the struct layouts and what must be C (CLXCABI), the exports (LXCABI).
+        .target(name: "CLXCABI"),
+        .target(
+            name: "LXCABI",
+            dependencies: [
+                "CLXCABI", "LXC", "LXCConfig", "LXCRuntime", "LXCSystem", "LXCCapabilities",
+            ],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=liblxc.so.1"])]
+        ),
+
         .executableTarget(
             name: "swiftlxc",
             dependencies: ["LXC", "LXCSystem", "LXCConfig", "LXCRuntime", "LXCSeccomp"]
@@ -63,6 +75,8 @@ let package = Package(
                 "LXCRuntime", "LXCInit", "LXCMount", "LXCCapabilities", "LXCSeccomp", "LXCSystem",
             ]
         ),
+        // Runs C and python3-lxc programs against the built liblxc.so (product "lxc").
+        .testTarget(name: "LXCABITests", dependencies: ["LXCSystem"], exclude: ["Fixtures"]),
         .testTarget(name: "LXCTests", dependencies: ["LXC", "LXCSeccomp", "LXCSystem", "CShim"]),
         .testTarget(name: "LXCNetworkTests", dependencies: ["LXCNetwork", "LXCSystem"]),
         .testTarget(name: "LXCCgroupsTests", dependencies: ["LXCCgroups", "LXCSystem"]),

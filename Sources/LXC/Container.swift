@@ -351,10 +351,15 @@ public final class Container: @unchecked Sendable {
 
     /// Sends `lxc.signal.halt` (SIGPWR by default) and waits up to `timeout` seconds for the
     /// container to stop; after that it is killed. Returns whether it stopped by itself.
-    public func shutdown(timeout: Int) throws(ContainerError) -> Bool {
+    /// With `killOnTimeout` false it is left running, and a `timeout` of 0 does not wait and
+    /// returns true once the signal is sent (LXC's `shutdown`).
+    public func shutdown(timeout: Int, killOnTimeout: Bool = true) throws(ContainerError) -> Bool {
         let signal = try signalItem("lxc.signal.halt", default: SIGPWR)
         awaitHandler(of: signal, in: initPID)
         try send(signal: signal)
+        if !killOnTimeout {
+            return timeout == 0 || wait(for: .stopped, timeout: timeout)
+        }
         if timeout != 0 && wait(for: .stopped, timeout: timeout) { return true }
         try? stop()
         return false

@@ -166,7 +166,8 @@ extension Container {
 
     /// LXC's attach environment: the caller's (all of it, or only the kept variables), the
     /// container's over it, then the extra variables.
-    static func attachEnvironment(_ options: AttachOptions, container: [String]) -> [String] {
+    public static func attachEnvironment(_ options: AttachOptions, container: [String]) -> [String]
+    {
         var result: [(String, String)] = []
         func set(_ entry: String, overwrite: Bool = true) {
             let name = String(entry.split(separator: "=", maxSplits: 1).first ?? "")

@@ -5,6 +5,7 @@ import LXCConsole
 import LXCInit
 import LXCNetwork
 import LXCSystem
+import Synchronization
 
 /// A uid or gid range of a user namespace, as the container model holds it.
 public typealias IDMapping = ContainerConfig.IDMap
@@ -309,11 +310,28 @@ public enum Launcher {
         try locateExecutable("swiftlxc-init", environment: "SWIFTLXC_INIT")
     }
 
-    /// A SwiftLXC executable: the path in `environment`, or `name` beside this executable.
+    /// Where SwiftLXC's executables are when they are not beside this process's executable:
+    /// `liblxc.so.1` (LXCABI) loaded into another program sets its own directory.
+    public static var executableDirectory: String? {
+        get { executableDirectoryBox.value.withLock { $0 } }
+        set { executableDirectoryBox.value.withLock { $0 = newValue } }
+    }
+    private final class DirectoryBox: Sendable {
+        let value = Mutex<String?>(nil)
+    }
+    private static let executableDirectoryBox = DirectoryBox()
+
+    /// A SwiftLXC executable: the path in `environment`, `name` in `executableDirectory`, or
+    /// `name` beside this executable.
     public static func locateExecutable(_ name: String, environment: String) throws(LaunchError)
         -> String
     {
         if let path = getenv(environment) { return String(cString: path) }
+        if let directory = executableDirectory {
+            let candidate = "\(directory)/\(name)"
+            guard access(candidate, X_OK) == 0 else { throw .missingInit(candidate) }
+            return candidate
+        }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes {
             readlink("/proc/self/exe", $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4095)

@@ -374,6 +374,10 @@ public final class Monitor {
             stopping = true
             state = .stopping
             reply.code = signalInit(container, SIGKILL)
+            // A frozen container takes the kill only when thawed, as LXC's stop does.
+            if let cgroup = container.cgroup, (try? cgroup.isFrozen()) == true {
+                try? cgroup.thaw()
+            }
             // The client learns of the end when this connection closes: kept until the
             // monitor is done (its command socket is closed by then).
             if reply.code == 0 {

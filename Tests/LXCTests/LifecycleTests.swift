@@ -150,6 +150,18 @@ struct LifecycleTests {
         unlink(rootfs + file)
     }
 
+    @Test func stopKillsAFrozenContainer() throws {
+        let lxcpath = TestLXCPath("frozenstop")
+        let name = "frozenstop\(getpid())"
+        let container = try systemContainer(name, in: lxcpath)
+        try container.start(command: ["/bin/sleep", "1000"])
+        try container.freeze()
+        #expect(container.state == .frozen)
+        // As LXC's stop: SIGKILL, then thaw, so the kill is delivered.
+        try container.stop(timeout: 5)
+        #expect(container.state == .stopped)
+    }
+
     @Test func cgroupItemsReadWriteAndStatistics() throws {
         let lxcpath = TestLXCPath("items")
         let name = "items\(getpid())"
