@@ -93,6 +93,9 @@ public final class ContainerConsole {
                     log.error("console log file: \(error); no more output goes there")
                 }
             }
+            // A short read took all there was: the next poll says when there is more, which
+            // saves the read that would only answer EAGAIN.
+            if count < readBuffer.count { return }
         }
     }
 
