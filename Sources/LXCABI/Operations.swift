@@ -538,6 +538,45 @@ private func installRunning(_ c: ContainerPointer) {
             }
         }
     }
+    // Only the console (tty 0) takes clients: -1, "the first free tty", is the console too.
+    c.pointee.console_getfd = { c, ttynum, ptxfd in
+        with(c, -1) { c, box in
+            if let ttynum, ttynum.pointee > 0 {
+                report(
+                    c, "console_getfd: tty \(ttynum.pointee): lxc.tty.max ttys are not supported",
+                    errno: ENOSYS)
+                return -1
+            }
+            do {
+                let fd = try box.container.consoleFD().release()
+                ttynum?.pointee = 0
+                ptxfd?.pointee = fd
+                return fd
+            } catch {
+                _ = fail(c, "console_getfd", error)
+                return -1
+            }
+        }
+    }
+    c.pointee.console = { c, ttynum, stdinfd, stdoutfd, _, escape in
+        with(c, -1) { c, box in
+            guard ttynum <= 0 else {
+                report(
+                    c, "console: tty \(ttynum): lxc.tty.max ttys are not supported", errno: ENOSYS)
+                return -1
+            }
+            // LXC's escape is the control code: 1 for Ctrl+a.
+            let letter = Character(
+                Unicode.Scalar(UInt8(truncatingIfNeeded: max(1, min(escape, 26)) + 96)))
+            do {
+                try box.container.runConsole(input: stdinfd, output: stdoutfd, escape: letter)
+                return 0
+            } catch {
+                _ = fail(c, "console", error)
+                return -1
+            }
+        }
+    }
     c.pointee.seccomp_notify_fd = { c in
         with(c, -EINVAL) { c, box in
             do {
@@ -561,14 +600,6 @@ private func installRunning(_ c: ContainerPointer) {
 // MARK: - Unimplemented
 
 private func installUnimplemented(_ c: ContainerPointer) {
-    c.pointee.console_getfd = { c, _, _ in
-        notImplemented(c, "console_getfd")
-        return -1
-    }
-    c.pointee.console = { c, _, _, _, _, _ in
-        notImplemented(c, "console")
-        return -1
-    }
     c.pointee.snapshot = { c, _ in
         notImplemented(c, "snapshot")
         return -1

@@ -3,6 +3,7 @@
 # the unchanged python3-lxc module. Prints "ok" when every check holds.
 #   cycle.py LXCPATH ROOTFS LIBRARY
 import os
+import select
 import sys
 
 import lxc
@@ -60,6 +61,20 @@ assert c.attach_wait(inside, None) == 0
 os.close(write)
 assert os.read(read, 100) == b"pycycle-host"
 os.close(read)
+
+# console_getfd: a client of the console sees what the container writes to /dev/console.
+console = c.console_getfd()
+assert console >= 0, console
+assert c.attach_wait(lxc.attach_run_command, ["/bin/sh", "-c", "echo via-console > /dev/console"]) == 0
+seen = b""
+for _ in range(100):
+    ready, _, _ = select.select([console], [], [], 0.05)
+    if ready:
+        seen += os.read(console, 4096)
+    if b"via-console" in seen:
+        break
+assert b"via-console" in seen, seen
+os.close(console)
 
 assert c.freeze() and c.state == "FROZEN"
 assert c.unfreeze() and c.state == "RUNNING"
