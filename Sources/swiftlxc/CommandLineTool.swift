@@ -12,6 +12,10 @@ enum CommandLineTool {
           config             check LXC configs and OCI config.json, read and list keys
           execute            run a command in an application container (lxc-execute)
           run                run an OCI bundle in the foreground (runc run)
+          create, start      runc's create (--bundle, --pid-file, --console-socket, --preserve-fds) and start
+          state, kill        runc's state JSON; a signal to the init (--all: to every process)
+          delete, list, ps   remove (--force), list (--format json), pids (--format json) of OCI containers
+          pause, resume      freeze or thaw an OCI container; features prints what is supported
           create             create a container in an lxcpath (-n NAME -P PATH -t TEMPLATE|--rootfs DIR)
           start, stop        start (daemonized; -F foreground) or stop (-k kill, -r reboot) it
           info, ls, wait     its state and init pid, the containers, wait for a state (-s)
@@ -41,6 +45,16 @@ enum CommandLineTool {
         case "config": return ConfigCommand.run(rest)
         case "execute": return ExecuteCommand.run(rest)
         case "run": return RunCommand.run(rest)
+        case "create" where OCICommands.claims(verb, rest): return OCICommands.create(rest)
+        case "start" where OCICommands.claims(verb, rest): return OCICommands.start(rest)
+        case "list" where OCICommands.claims(verb, rest): return OCICommands.list(rest)
+        case "state": return OCICommands.state(rest)
+        case "kill": return OCICommands.kill(rest)
+        case "delete": return OCICommands.delete(rest)
+        case "ps": return OCICommands.ps(rest)
+        case "pause": return OCICommands.pause(rest, resume: false)
+        case "resume": return OCICommands.pause(rest, resume: true)
+        case "features": return OCICommands.features()
         case "create": return LXCCommands.create(rest)
         case "start": return LXCCommands.start(rest)
         case "stop": return LXCCommands.stop(rest)
@@ -74,15 +88,16 @@ enum CommandLineTool {
 
 extension CommandLineTool {
     /// runc's global options, before the verb: `--log FILE`, `--log-format text|json`,
-    /// `--debug`, `--root DIR`. Returns an exit status when they are wrong.
+    /// `--debug`, `--root DIR`; `--systemd-cgroup`, `--rootless` and `--criu` are accepted. Returns an exit status when they are wrong.
     static func takeGlobalOptions(_ arguments: inout [String]) -> Int32? {
         var logPath: String?
         var format = LogFormat.text
         var level = LogLevel.warn
         while let first = arguments.first, first.hasPrefix("--") {
             let (name, inline) = splitOption(first)
-            let takesValue = ["--log", "--log-format", "--root"].contains(name)
-            guard takesValue || name == "--debug" else { break }
+            let takesValue = ["--log", "--log-format", "--root", "--rootless", "--criu"].contains(
+                name)
+            guard takesValue || name == "--debug" || name == "--systemd-cgroup" else { break }
             arguments.removeFirst()
             var value = inline
             if takesValue && value == nil {
@@ -101,7 +116,8 @@ extension CommandLineTool {
                 }
                 format = parsed
             case "--debug": level = .debug
-            default: break  // --root: state directories come with the OCI lifecycle verbs
+            case "--root": OCICommands.root = value
+            default: break  // --systemd-cgroup, --rootless, --criu: accepted, not acted on
             }
         }
         if let logPath {
