@@ -83,6 +83,19 @@ public struct OCIRuntime: Sendable {
         try OCILifecycle.setPaused(false, root: root, id: id)
     }
 
+    /// Runs `process` in the running container (`runc exec`) and returns its pidfd once it
+    /// has been executed; it is this process's child.
+    public func exec(
+        _ id: String, process: OCIExecProcess, consoleSocket: String? = nil, pidFile: String? = nil,
+        stdio: [Int32] = [0, 1, 2]
+    ) throws(OCIRuntimeError) -> PIDFD {
+        var options = OCIExecOptions(id: id, root: root, process: process)
+        options.consoleSocket = consoleSocket
+        options.pidFile = pidFile
+        options.stdio = stdio
+        return try OCILifecycle.exec(options)
+    }
+
     /// The pids of the container's processes, in this process's pid namespace.
     public func processes(_ id: String) throws(OCIRuntimeError) -> [pid_t] {
         try OCILifecycle.processes(root: root, id: id)

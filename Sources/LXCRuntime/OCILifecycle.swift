@@ -383,7 +383,7 @@ public enum OCILifecycle {
 
     /// Sends the terminal's controller to `--console-socket` with `SCM_RIGHTS`, with the
     /// terminal's name as the message, as runc does (conmon and containerd read it so).
-    private static func sendTerminal(
+    static func sendTerminal(
         _ controller: Int32, path: String, to socketPath: String
     ) throws(OCIRuntimeError) {
         do throws(SyscallError) {
@@ -402,7 +402,7 @@ public enum OCILifecycle {
         }
     }
 
-    private static func writeAtomically(_ text: String, to path: String) throws(OCIRuntimeError) {
+    static func writeAtomically(_ text: String, to path: String) throws(OCIRuntimeError) {
         let temporary = path + ".tmp"
         do throws(SyscallError) {
             try FileContents.write(

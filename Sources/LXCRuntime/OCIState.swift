@@ -285,7 +285,13 @@ public struct OCIStateDirectory: ~Copyable {
         -> OCIStateDirectory
     {
         let path = root + "/" + id
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        var fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 && fd < 3 {
+            // A caller with a closed stdio fd must not hand the locked directory on as stdio.
+            let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+            Glibc.close(fd)
+            fd = moved
+        }
         if fd < 0 {
             if errno == ENOENT {
                 throw OCIRuntimeError("container \(id) does not exist in \(root)")

@@ -16,6 +16,7 @@ enum CommandLineTool {
           state, kill        runc's state JSON; a signal to the init (--all: to every process)
           delete, list, ps   remove (--force), list (--format json), pids (--format json) of OCI containers
           pause, resume      freeze or thaw an OCI container; features prints what is supported
+          exec               runc's exec (--process FILE, --tty, --console-socket, --detach, --pid-file)
           create             create a container in an lxcpath (-n NAME -P PATH -t TEMPLATE|--rootfs DIR)
           start, stop        start (daemonized; -F foreground) or stop (-k kill, -r reboot) it
           info, ls, wait     its state and init pid, the containers, wait for a state (-s)
@@ -31,6 +32,12 @@ enum CommandLineTool {
         """
 
     static func run(_ arguments: [String]) -> Int32 {
+        // A closed stdin, stdout or stderr would be taken by the first file a verb opens (a
+        // locked state directory, say) and handed to a container as its stdio: /dev/null
+        // takes its place instead.
+        for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 {
+            _ = open("/dev/null", O_RDWR)
+        }
         var arguments = arguments
         if let status = takeGlobalOptions(&arguments) { return status }
         guard let verb = arguments.first else {
@@ -55,6 +62,7 @@ enum CommandLineTool {
         case "pause": return OCICommands.pause(rest, resume: false)
         case "resume": return OCICommands.pause(rest, resume: true)
         case "features": return OCICommands.features()
+        case "exec": return OCICommands.exec(rest)
         case "create": return LXCCommands.create(rest)
         case "start": return LXCCommands.start(rest)
         case "stop": return LXCCommands.stop(rest)

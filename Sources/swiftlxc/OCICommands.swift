@@ -1,5 +1,6 @@
 import Glibc
 import LXC
+import LXCRuntime
 import LXCSystem
 
 /// runc's lifecycle verbs over `--root`: `create`, `start`, `state`, `kill`, `delete`,
@@ -95,11 +96,6 @@ enum OCICommands {
         guard let preserve, preserve >= 0 else {
             printError("swiftlxc create: --preserve-fds needs a number")
             return 2
-        }
-        // A closed stdin, stdout or stderr would be taken by the first file create opens (the
-        // state directory, say) and handed to the container as its stdio: /dev/null instead.
-        for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 {
-            _ = open("/dev/null", O_RDWR)
         }
         if options["--no-pivot"] != nil {
             Logger("oci").warn("--no-pivot is ignored: pivot_root is always used")
@@ -264,6 +260,74 @@ enum OCICommands {
             return 0
         } catch {
             return fail("ps", error)
+        }
+    }
+
+    /// `exec [-p FILE] [-t] [--console-socket S] [-d] [--pid-file F] [--cwd D] [-e K=V]
+    /// [-u UID[:GID]] ID [COMMAND…]`: without `--detach`, waits and exits with the process's
+    /// status.
+    static func exec(_ arguments: [String]) -> Int32 {
+        var environment: [String] = []
+        var rest: [String] = []
+        var index = 0
+        // -e may repeat; the parser keeps one value per option.
+        while index < arguments.count {
+            if ["-e", "--env"].contains(arguments[index]), index + 1 < arguments.count {
+                environment.append(arguments[index + 1])
+                index += 2
+            } else {
+                rest.append(arguments[index])
+                index += 1
+            }
+        }
+        guard
+            let (options, operands) = parse(
+                rest,
+                valued: [
+                    "-p", "--process", "--console-socket", "--pid-file", "--cwd", "-u", "--user",
+                ],
+                flags: ["-t", "--tty", "-d", "--detach", "--no-new-privs"], verb: "exec"),
+            let id = operands.first
+        else {
+            printError(
+                "swiftlxc exec: usage: exec [--process FILE] [options] CONTAINER-ID [COMMAND...]")
+            return 2
+        }
+        var process: OCIExecProcess
+        do {
+            if let file = options["-p"] ?? options["--process"] {
+                process = try OCIExecProcess(file: file)
+            } else {
+                guard operands.count > 1 else {
+                    printError("swiftlxc exec: a command or --process FILE is required")
+                    return 2
+                }
+                process = OCIExecProcess(args: Array(operands.dropFirst()))
+                process.terminal = options["-t"] != nil || options["--tty"] != nil
+            }
+        } catch {
+            return fail("exec", error)
+        }
+        if !environment.isEmpty { process.env = (process.env ?? []) + environment }
+        if let cwd = options["--cwd"] { process.cwd = cwd }
+        if options["--no-new-privs"] != nil { process.noNewPrivileges = true }
+        if let user = options["-u"] ?? options["--user"] {
+            let parts = user.split(separator: ":").map { UInt32($0) }
+            guard let uid = parts.first ?? nil else {
+                printError("swiftlxc exec: --user needs UID[:GID]")
+                return 2
+            }
+            process.uid = uid
+            if parts.count > 1, let gid = parts[1] { process.gid = gid }
+        }
+        do {
+            let command = try runtime.exec(
+                id, process: process, consoleSocket: options["--console-socket"],
+                pidFile: options["--pid-file"])
+            if options["-d"] != nil || options["--detach"] != nil { return 0 }
+            return (try command.wait()).shellStatus
+        } catch {
+            return fail("exec", error)
         }
     }
 

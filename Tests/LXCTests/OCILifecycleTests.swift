@@ -316,6 +316,34 @@ struct OCILifecycleTests {
         #expect(try scratch.run(["delete", "p1"]).status == 0)
     }
 
+    @Test func execRunsAProcessInTheRunningContainer() throws {
+        let scratch = Scratch("exec")
+        try scratch.writeConfig("exec sleep 100")
+        #expect(try scratch.run(["exec", "e1", "/bin/true"]).stderr.contains("does not exist"))
+        #expect(try scratch.run(["create", "--bundle", scratch.bundle, "e1"]).status == 0)
+        #expect(try scratch.run(["start", "e1"]).status == 0)
+        let shell = try scratch.run(["exec", "e1", "/bin/sh", "-c", "echo $$ $(hostname); exit 7"])
+        #expect(shell.status == 7)
+        #expect(shell.stdout == "2 crun\n", "in the container's pid and uts namespaces")
+        let process = scratch.directory + "/process.json"
+        try FileContents.write(
+            "{\"args\": [\"/bin/sh\", \"-c\", \"echo $FOO $(pwd) $(id -u)\"], \"env\": [\"FOO=bar\"],"
+                + " \"cwd\": \"/tmp\", \"user\": {\"uid\": 1000, \"gid\": 1000}}",
+            to: process, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        let fromFile = try scratch.run(["exec", "--process", process, "e1"])
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        #expect(fromFile.stdout == "bar /tmp 1000\n")
+        let pidFile = scratch.directory + "/exec.pid"
+        let detached = try scratch.run([
+            "exec", "--detach", "--pid-file", pidFile, "e1", "/bin/sleep", "50",
+        ])
+        #expect(detached.status == 0)
+        let pid = pid_t(try FileContents.readText(pidFile)) ?? -1
+        #expect(try scratch.run(["ps", "--format", "json", "e1"]).stdout.contains("\(pid)"))
+        #expect(try scratch.run(["delete", "--force", "e1"]).status == 0)
+        #expect(OCIStateDirectory.ids(in: scratch.root).isEmpty)
+    }
+
     @Test func signalNames() {
         #expect(OCIRuntime.signal(named: "KILL") == SIGKILL)
         #expect(OCIRuntime.signal(named: "SIGTERM") == SIGTERM)
