@@ -121,6 +121,15 @@ public func runBundle(
     }
     Logger("oci").debug(
         "phase config.json decoded \(MonotonicClock.milliseconds(since: started)) ms")
+    if model.process.terminal {
+        throw .plan(
+            PlanError(
+                "process.terminal",
+                "run has no terminal for the container; use create with --console-socket"))
+    }
+    if let stage = model.hooks.oci.keys.sorted().first {
+        throw .plan(PlanError("hooks.\(stage)", "run does not run hooks; use create and start"))
+    }
     var request: LaunchRequest
     do {
         request = try Planner.launch(model, flavor: .oci, initMode: .exec)

@@ -78,6 +78,10 @@ public struct ContainerPlan: Sendable, Equatable {
     /// How many files beyond stdio the caller passes (OCI `--preserve-fds`); the workload
     /// gets them as fds 3, 4, …
     public var extraFiles = 0
+    /// OCI `create`: the stage's fd of a listening socket (after the extra files), or -1.
+    /// After `go` the stage accepts one connection there (`start`) before it runs the
+    /// workload, and reports an exec failure on that connection instead of the sync socket.
+    public var startGate: Int32 = -1
 
     public init(name: String, newNamespaces: NamespaceSet, rootfs: RootfsPlan, arguments: [String])
     {
@@ -180,6 +184,7 @@ extension ContainerPlan {
             w.write(value)
         }
         w.write(extraFiles)
+        w.write(startGate)
         hooks.encode(into: &w)
         return w.bytes
     }
@@ -280,6 +285,7 @@ extension ContainerPlan {
         bootOffset = (try r.readInt64(), try r.readInt64())
         monotonicOffset = (try r.readInt64(), try r.readInt64())
         extraFiles = try r.readInt()
+        startGate = try r.readInt32()
         hooks = try HookSet(decoding: &r)
         guard r.isAtEnd else { throw WireError("trailing bytes") }
     }

@@ -47,6 +47,7 @@ public enum ContainerStage {
         } catch {
             return 1
         }
+        if plan.startGate >= 0 && !waitAtStartGate(plan.startGate) { return 1 }
 
         switch plan.initMode {
         case .exec:
@@ -55,6 +56,21 @@ public enum ContainerStage {
         case .minimalInit:
             return MinimalInit.run(prepared, socket: socket)
         }
+    }
+
+    /// OCI `create`: the host has gone, and the stage waits for `start` to connect to the
+    /// gate. The connection takes the sync socket's place, so `start` reads end of file once
+    /// the workload runs, or the exec failure.
+    private static func waitAtStartGate(_ gate: Int32) -> Bool {
+        var connection: Int32 = -1
+        repeat {
+            connection = accept4(gate, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+        } while connection < 0 && errno == EINTR
+        _ = close(gate)
+        guard connection >= 0 else { return false }
+        let moved = dup3(connection, syncSocketDescriptor, O_CLOEXEC)
+        _ = close(connection)
+        return moved == syncSocketDescriptor
     }
 
     private static func receivePlan(_ socket: borrowing FileDescriptor) throws -> ContainerPlan {

@@ -84,6 +84,12 @@ public struct LaunchRequest: Sendable {
     /// The console a monitor gives the container (`lxc.console.*`); nil for none. A plain
     /// `Launcher.start` leaves stdio as given: only the monitor makes the terminal.
     public var console: ConsoleOptions?
+    /// OCI `create`: a listening socket of the caller's that the stage waits on after `go`
+    /// until `start` connects (`ContainerPlan.startGate`).
+    public var startGate: Int32?
+    /// Runs on the host once the stage exists, is placed and has its network, before the
+    /// plan is sent (OCI's `prestart` and `createRuntime` hooks); gets the stage's pid.
+    public var beforePlan: (@Sendable (pid_t) throws(LaunchError) -> Void)?
 
     public init(plan: ContainerPlan) {
         self.plan = plan
@@ -205,6 +211,10 @@ public enum Launcher {
         spawn.fileMap = request.stdio + [pair.second.rawValue] + request.extraFiles
         var request = request
         request.plan.extraFiles = request.extraFiles.count
+        if let gate = request.startGate {
+            request.plan.startGate = Int32(spawn.fileMap.count)
+            spawn.fileMap.append(gate)
+        }
 
         let started = MonotonicClock.now()
         let log = Logger("start")
@@ -265,6 +275,7 @@ public enum Launcher {
                 request.networks, context: NetworkContext(containerName: request.plan.name),
                 pid: process.pid)
             log.debug("phase network \(MonotonicClock.milliseconds(since: started)) ms")
+            try request.beforePlan?(process.pid)
             try send(.plan(request.plan), on: socket)
             let (reply, descriptors) = try receiveWithDescriptors(on: socket)
             switch reply {

@@ -12,6 +12,11 @@ enum CommandLineTool {
           config             check LXC configs and OCI config.json, read and list keys
           execute            run a command in an application container (lxc-execute)
           run                run an OCI bundle in the foreground (runc run)
+          create, start      runc's create (--bundle, --pid-file, --console-socket, --preserve-fds) and start
+          state, kill        runc's state JSON; a signal to the init (--all: to every process)
+          delete, list, ps   remove (--force), list (--format json), pids (--format json) of OCI containers
+          pause, resume      freeze or thaw an OCI container; features prints what is supported
+          exec               runc's exec (--process FILE, --tty, --console-socket, --detach, --pid-file)
           create             create a container in an lxcpath (-n NAME -P PATH -t TEMPLATE|--rootfs DIR)
           start, stop        start (daemonized; -F foreground) or stop (-k kill, -r reboot) it
           info, ls, wait     its state and init pid, the containers, wait for a state (-s)
@@ -28,6 +33,12 @@ enum CommandLineTool {
         """
 
     static func run(_ arguments: [String]) -> Int32 {
+        // A closed stdin, stdout or stderr would be taken by the first file a verb opens (a
+        // locked state directory, say) and handed to a container as its stdio: /dev/null
+        // takes its place instead.
+        for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 {
+            _ = open("/dev/null", O_RDWR)
+        }
         var arguments = arguments
         if let status = takeGlobalOptions(&arguments) { return status }
         guard let verb = arguments.first else {
@@ -42,6 +53,17 @@ enum CommandLineTool {
         case "config": return ConfigCommand.run(rest)
         case "execute": return ExecuteCommand.run(rest)
         case "run": return RunCommand.run(rest)
+        case "create" where OCICommands.claims(verb, rest): return OCICommands.create(rest)
+        case "start" where OCICommands.claims(verb, rest): return OCICommands.start(rest)
+        case "list" where OCICommands.claims(verb, rest): return OCICommands.list(rest)
+        case "state": return OCICommands.state(rest)
+        case "kill": return OCICommands.kill(rest)
+        case "delete": return OCICommands.delete(rest)
+        case "ps": return OCICommands.ps(rest)
+        case "pause": return OCICommands.pause(rest, resume: false)
+        case "resume": return OCICommands.pause(rest, resume: true)
+        case "features": return OCICommands.features()
+        case "exec": return OCICommands.exec(rest)
         case "create": return LXCCommands.create(rest)
         case "start": return LXCCommands.start(rest)
         case "stop": return LXCCommands.stop(rest)
@@ -76,15 +98,16 @@ enum CommandLineTool {
 
 extension CommandLineTool {
     /// runc's global options, before the verb: `--log FILE`, `--log-format text|json`,
-    /// `--debug`, `--root DIR`. Returns an exit status when they are wrong.
+    /// `--debug`, `--root DIR`; `--systemd-cgroup`, `--rootless` and `--criu` are accepted. Returns an exit status when they are wrong.
     static func takeGlobalOptions(_ arguments: inout [String]) -> Int32? {
         var logPath: String?
         var format = LogFormat.text
         var level = LogLevel.warn
         while let first = arguments.first, first.hasPrefix("--") {
             let (name, inline) = splitOption(first)
-            let takesValue = ["--log", "--log-format", "--root"].contains(name)
-            guard takesValue || name == "--debug" else { break }
+            let takesValue = ["--log", "--log-format", "--root", "--rootless", "--criu"].contains(
+                name)
+            guard takesValue || name == "--debug" || name == "--systemd-cgroup" else { break }
             arguments.removeFirst()
             var value = inline
             if takesValue && value == nil {
@@ -103,7 +126,8 @@ extension CommandLineTool {
                 }
                 format = parsed
             case "--debug": level = .debug
-            default: break  // --root: state directories come with the OCI lifecycle verbs
+            case "--root": OCICommands.root = value
+            default: break  // --systemd-cgroup, --rootless, --criu: accepted, not acted on
             }
         }
         if let logPath {
