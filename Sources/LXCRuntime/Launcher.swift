@@ -225,9 +225,9 @@ public enum Launcher {
         } catch {
             throw .hook(error)
         }
-        try resources.createCgroup(request.cgroup)
-        log.debug("phase cgroup-created \(MonotonicClock.milliseconds(since: started)) ms")
-
+        // The cgroup is made after the spawn: the stage starts its runtime on the other core
+        // meanwhile, and it runs nothing of its own before the plan, which comes after the
+        // placement.
         let process: PIDFD
         if request.plan.newNamespaces.contains(.user) {
             // A new user namespace needs its maps before the exec, or the stage loses its
@@ -241,6 +241,8 @@ public enum Launcher {
             }
             do {
                 try writeIDMaps(request.idMappings, pid: held.pid)
+                try resources.createCgroup(request.cgroup)
+                log.debug("phase cgroup-created \(MonotonicClock.milliseconds(since: started)) ms")
                 try resources.place(held.pid)
             } catch {
                 held.cancel()
@@ -268,6 +270,8 @@ public enum Launcher {
         do throws(LaunchError) {
             // The stage waits for its plan: it runs nothing of its own before it is placed.
             if !request.plan.newNamespaces.contains(.user) {
+                try resources.createCgroup(request.cgroup)
+                log.debug("phase cgroup-created \(MonotonicClock.milliseconds(since: started)) ms")
                 try resources.place(process.pid)
             }
             log.debug("phase placed \(MonotonicClock.milliseconds(since: started)) ms")
