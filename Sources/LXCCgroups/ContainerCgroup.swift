@@ -174,6 +174,27 @@ public final class ContainerCgroup {
         }
     }
 
+    /// Removes the empty cgroups of `path` (its inner cgroup first) that a killed monitor
+    /// left in every hierarchy. Only the monitor of this container calls it, before making
+    /// its own, and `rmdir` fails on a cgroup that still holds processes or children: nothing
+    /// live is touched.
+    public static func removeStale(_ path: CgroupPath, in layout: CgroupLayout) {
+        for hierarchy in layout.hierarchies {
+            let base: String
+            switch path.base {
+            case .initProcess: base = hierarchy.initCgroup
+            case .caller: base = hierarchy.ownCgroup
+            case .root: base = "/"
+            }
+            let prefix = base == "/" ? "" : base
+            guard let directory = hierarchy.directory(of: prefix + "/" + path.limit) else {
+                continue
+            }
+            if let inner = path.inner { rmdir(directory + "/" + inner) }
+            rmdir(directory)
+        }
+    }
+
     // MARK: - Directories
 
     /// Every directory the cgroup uses for its limits, one per hierarchy.

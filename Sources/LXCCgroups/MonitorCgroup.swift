@@ -39,7 +39,7 @@ public final class MonitorCgroup {
     public static func enter(_ path: CgroupPath, pivot: CgroupPath?, layout: CgroupLayout)
         throws(CgroupError) -> MonitorCgroup
     {
-        removeStale(path, in: layout)
+        ContainerCgroup.removeStale(path, in: layout)
         let cgroup = try ContainerCgroup.create(path, in: layout)
         let homes = cgroup.members.map { member in
             member.hierarchy.directory(of: member.hierarchy.ownCgroup)
@@ -126,23 +126,5 @@ public final class MonitorCgroup {
             log.warn("cgroup \(directory) is gone; the monitor moves to \(candidate)")
         }
         return candidate
-    }
-
-    /// Removes an empty monitor cgroup of this name that a killed monitor left; `rmdir` fails
-    /// on one that still holds processes, so nothing live is touched.
-    static func removeStale(_ path: CgroupPath, in layout: CgroupLayout) {
-        for hierarchy in layout.hierarchies {
-            let base: String
-            switch path.base {
-            case .initProcess: base = hierarchy.initCgroup
-            case .caller: base = hierarchy.ownCgroup
-            case .root: base = "/"
-            }
-            let prefix = base == "/" ? "" : base
-            guard let directory = hierarchy.directory(of: prefix + "/" + path.limit) else {
-                continue
-            }
-            rmdir(directory)
-        }
     }
 }

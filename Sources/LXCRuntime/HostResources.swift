@@ -92,7 +92,7 @@ final class HostResources {
                 layout = try CgroupLayout.detect()
             }
             log.info("cgroup layout: \(layout.summary)")
-            if plan.path.uniquify { removeStale(plan.path, in: layout) }
+            if plan.path.uniquify { ContainerCgroup.removeStale(plan.path, in: layout) }
             let cgroup = try ContainerCgroup.create(plan.path, in: layout)
             self.cgroup = cgroup
             if let resources = plan.resources { try cgroup.apply(resources) }
@@ -106,26 +106,6 @@ final class HostResources {
                 SyscallError(
                     .EINVAL, call: "cgroup",
                     object: error.description))
-        }
-    }
-
-    /// Removes empty cgroups of this name left by a monitor that was killed. Only the monitor
-    /// of this container starts it (its socket is bound), and a cgroup in use by anyone else
-    /// still holds processes, which makes `rmdir` fail: nothing live is touched.
-    private func removeStale(_ path: CgroupPath, in layout: CgroupLayout) {
-        for hierarchy in layout.hierarchies {
-            let base: String
-            switch path.base {
-            case .initProcess: base = hierarchy.initCgroup
-            case .caller: base = hierarchy.ownCgroup
-            case .root: base = "/"
-            }
-            let prefix = base == "/" ? "" : base
-            guard let directory = hierarchy.directory(of: prefix + "/" + path.limit) else {
-                continue
-            }
-            if let inner = path.inner { rmdir(directory + "/" + inner) }
-            rmdir(directory)
         }
     }
 

@@ -773,25 +773,6 @@ struct CgroupCleanupTests {
     }
 }
 
-/// A listening abstract `SOCK_SEQPACKET` socket, as a seccomp proxy offers one.
-private func listenAbstract(_ name: String) throws -> FileDescriptor {
-    let fd = FileDescriptor(
-        owning: socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(name.utf8)
-    withUnsafeMutableBytes(of: &address.sun_path) { path in
-        for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
-    }
-    let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd.rawValue, $0, length) }
-    }
-    #expect(bound == 0)
-    #expect(listen(fd.rawValue, 4) == 0)
-    return fd
-}
-
 @Suite(.enabled(if: getuid() == 0, "starting containers needs root"))
 struct ContainerSeccompProxyTests {
     @Test func theMonitorForwardsNotificationsToAProxyInLXCsFormat() throws {
@@ -812,12 +793,7 @@ struct ContainerSeccompProxyTests {
             var id = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self) }
             // The third fd is the notify listener itself (seccomp_proxy_send_notify_fd).
             let valid = ioctl(fds.rawValue(at: 2), UInt(0x4008_2102), &id) == 0
-            var reply = Array(bytes[0..<112])
-            withUnsafeBytes(of: id) { reply.append(contentsOf: $0) }
-            withUnsafeBytes(of: Int64(0)) { reply.append(contentsOf: $0) }
-            withUnsafeBytes(of: Int32(-EOPNOTSUPP)) { reply.append(contentsOf: $0) }
-            withUnsafeBytes(of: UInt32(0)) { reply.append(contentsOf: $0) }
-            try? connection.send(reply)
+            try? connection.send(proxyAnswer(to: bytes, error: -EOPNOTSUPP))
             return valid ? "ok" : "listener id not valid"
         }
         let policy = "/tmp/swiftlxc-proxy-\(getpid()).policy"

@@ -24,25 +24,6 @@ private final class NotifyLXCPath {
     }
 }
 
-/// A listening abstract `SOCK_SEQPACKET` socket, where a seccomp proxy waits for the monitor.
-private func listenAbstract(_ name: String) throws -> FileDescriptor {
-    let fd = FileDescriptor(
-        owning: socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(name.utf8)
-    withUnsafeMutableBytes(of: &address.sun_path) { path in
-        for (index, byte) in bytes.enumerated() { path[index + 1] = byte }
-    }
-    let length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd.rawValue, $0, length) }
-    }
-    #expect(bound == 0)
-    #expect(listen(fd.rawValue, 4) == 0)
-    return fd
-}
-
 /// What `fd` is, as `/proc/self/fd` names it (`anon_inode:seccomp notify` for a listener).
 private func descriptorTarget(_ fd: Int32) -> String {
     var buffer = [CChar](repeating: 0, count: 256)
@@ -99,12 +80,7 @@ struct ContainerSeccompNotifyTests {
             } catch {
                 verdict = "\(error)"
             }
-            var reply = Array(bytes[0..<112])
-            withUnsafeBytes(of: id) { reply.append(contentsOf: $0) }
-            withUnsafeBytes(of: Int64(0)) { reply.append(contentsOf: $0) }
-            withUnsafeBytes(of: Int32(-EOPNOTSUPP)) { reply.append(contentsOf: $0) }
-            withUnsafeBytes(of: UInt32(0)) { reply.append(contentsOf: $0) }
-            try? connection.send(reply)
+            try? connection.send(proxyAnswer(to: bytes, error: -EOPNOTSUPP))
             return verdict
         }
         let foreground = BlockingThread { () -> String? in
@@ -291,15 +267,7 @@ struct AttachedSeccompListenerTests {
             while let (bytes, _) = try? connection.receive(capacity: 4096, maxDescriptors: 4),
                 bytes.count >= 32 + 80 + 24
             {
-                let id = bytes.withUnsafeBytes {
-                    $0.loadUnaligned(fromByteOffset: 32, as: UInt64.self)
-                }
-                var reply = Array(bytes[0..<112])
-                withUnsafeBytes(of: id) { reply.append(contentsOf: $0) }
-                withUnsafeBytes(of: Int64(0)) { reply.append(contentsOf: $0) }
-                withUnsafeBytes(of: Int32(-EOPNOTSUPP)) { reply.append(contentsOf: $0) }
-                withUnsafeBytes(of: UInt32(0)) { reply.append(contentsOf: $0) }
-                try? connection.send(reply)
+                try? connection.send(proxyAnswer(to: bytes, error: -EOPNOTSUPP))
                 answered += 1
             }
             return answered
