@@ -333,7 +333,10 @@ enum OCICommands {
 
     /// `features`: what the runtime supports, in the runtime spec's features.md form.
     static func features() -> Int32 {
-        let hooks = ["prestart", "createRuntime", "poststart", "poststop"]
+        let hooks = [
+            "prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+            "poststop",
+        ]
         let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
         func list(_ items: [String]) -> String {
             "[" + items.map { "\"\($0)\"" }.joined(separator: ",") + "]"
