@@ -303,8 +303,9 @@ enum OCICommands {
                     return 2
                 }
                 process = OCIExecProcess(args: Array(operands.dropFirst()))
-                process.terminal = options["-t"] != nil || options["--tty"] != nil
             }
+            // As runc: --tty asks for a terminal over a --process file too.
+            if options["-t"] != nil || options["--tty"] != nil { process.terminal = true }
         } catch {
             return fail("exec", error)
         }

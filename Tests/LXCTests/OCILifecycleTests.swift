@@ -480,3 +480,86 @@ struct OCIContainerHookTests {
         #expect(OCIStateDirectory.ids(in: scratch.root).isEmpty)
     }
 }
+
+/// `exec --tty --console-socket`: the pty comes from the container's devpts, as runc's does.
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct OCIExecTerminalTests {
+    typealias Scratch = OCILifecycleTests.Scratch
+
+    /// A listening console socket at `path`.
+    private static func listen(at path: String) -> FileDescriptor {
+        let listener = FileDescriptor(
+            owning: socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { target in
+            for (index, byte) in path.utf8.enumerated() { target[index] = byte }
+        }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener.rawValue, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        _ = Glibc.listen(listener.rawValue, 4)
+        return listener
+    }
+
+    /// Reads the controller until `marker` shows or 3 s pass without output.
+    private static func read(_ controller: borrowing FileDescriptor, until marker: String) -> String
+    {
+        var output = ""
+        var buffer = [UInt8](repeating: 0, count: 512)
+        var entry = pollfd(fd: controller.rawValue, events: Int16(POLLIN), revents: 0)
+        while !output.contains(marker), poll(&entry, 1, 3000) == 1 {
+            let count = Glibc.read(controller.rawValue, &buffer, buffer.count)
+            if count <= 0 { break }
+            output += String(decoding: buffer[0..<count], as: UTF8.self)
+        }
+        return output
+    }
+
+    @Test func theTerminalIsTheContainersAndControlsTheProcess() throws {
+        let scratch = Scratch("exectty")
+        try scratch.writeConfig("exec sleep 100")
+        let socketPath = scratch.directory + "/console.sock"
+        let listener = Self.listen(at: socketPath)
+        #expect(try scratch.run(["create", "--bundle", scratch.bundle, "et1"]).status == 0)
+        #expect(try scratch.run(["start", "et1"]).status == 0)
+        let refused = try scratch.run(["exec", "--tty", "et1", "/bin/true"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("--console-socket is required"))
+
+        let script =
+            "tty; [ -t 0 ] && echo stdin-is-a-tty; echo via-dev-tty > /dev/tty;"
+            + " stty size; read -r line; echo got $line; echo done"
+        let process = scratch.directory + "/process.json"
+        try FileContents.write(
+            "{\"args\": [\"/bin/sh\", \"-c\", \(JSONText.quote(script))], \"cwd\": \"/\","
+                + " \"terminal\": true, \"consoleSize\": {\"height\": 33, \"width\": 99}}",
+            to: process, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        let pidFile = scratch.directory + "/exec.pid"
+        let executed = try scratch.run([
+            "exec", "--detach", "--console-socket", socketPath, "--pid-file", pidFile,
+            "--process", process, "et1",
+        ])
+        #expect(executed.status == 0, "\(executed.stderr)")
+        let connection = FileDescriptor(owning: accept(listener.rawValue, nil, nil))
+        let message = try connection.receive(capacity: 256, maxDescriptors: 1)
+        let name = String(decoding: message.bytes, as: UTF8.self)
+        #expect(name.hasPrefix("/dev/pts/"))
+        guard let controller = message.descriptors.take(0) else {
+            Issue.record("no terminal received")
+            return
+        }
+        var output = Self.read(controller, until: "99")
+        #expect(output.contains("\(name)\r\n"), "tty names the container's pty: \(output)")
+        #expect(output.contains("stdin-is-a-tty"))
+        #expect(output.contains("via-dev-tty"), "it is the controlling terminal: \(output)")
+        #expect(output.contains("33 99"), "consoleSize: \(output)")
+        let line = Array("typed\n".utf8)
+        #expect(write(controller.rawValue, line, line.count) == line.count)
+        output = Self.read(controller, until: "done")
+        #expect(output.contains("got typed"), "\(output)")
+        #expect(try scratch.run(["delete", "--force", "et1"]).status == 0)
+    }
+}
