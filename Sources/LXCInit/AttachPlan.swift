@@ -25,6 +25,13 @@ public struct AttachPlan: Sendable, Equatable {
     /// The container's seccomp program (`struct sock_filter` bytes), empty for none.
     public var seccompProgram: [UInt8] = []
     public var seccompFlags: UInt32 = 0
+    /// runc's exec terminal: the command opens a pty of the container's own devpts and
+    /// makes it its stdio and controlling terminal; the controller comes back as
+    /// `SyncMessage.terminal`.
+    public var terminal = false
+    /// The terminal's size (OCI `consoleSize`); 0 rows leaves the kernel's default.
+    public var terminalRows: UInt16 = 0
+    public var terminalColumns: UInt16 = 0
     public var arguments: [String]
 
     public init(namespaces: NamespaceSet, arguments: [String]) {
@@ -50,6 +57,9 @@ public struct AttachPlan: Sendable, Equatable {
         w.write(noNewPrivileges)
         w.append(bytes: seccompProgram)
         w.write(seccompFlags)
+        w.write(terminal)
+        w.write(UInt32(terminalRows))
+        w.write(UInt32(terminalColumns))
         w.write(arguments)
         return w.bytes
     }
@@ -75,6 +85,9 @@ public struct AttachPlan: Sendable, Equatable {
         noNewPrivileges = try r.readBool()
         seccompProgram = try r.readBytes()
         seccompFlags = try r.readUInt32()
+        terminal = try r.readBool()
+        terminalRows = UInt16(truncatingIfNeeded: try r.readUInt32())
+        terminalColumns = UInt16(truncatingIfNeeded: try r.readUInt32())
         arguments = try r.readStrings()
         guard r.isAtEnd else { throw WireError("trailing bytes") }
     }

@@ -106,6 +106,8 @@ public enum AttachStage {
                     _ = try check(CShim.personality(persona), "personality", String(persona))
                 }
             }
+            // As root, before the identity changes: the peer is given to the user below.
+            if plan.terminal { try openTerminal(plan, socket: socket) }
             if let bounding = plan.bounding {
                 try ContainerStage.step("limit the bounding set") { () throws(SyscallError) in
                     try CapabilityControl.limitBoundingSet(to: bounding)
@@ -142,6 +144,57 @@ public enum AttachStage {
                 step: "exec", call: "execve", errno: Errno.current.rawValue, object: path)
         } catch {
             return error
+        }
+    }
+
+    /// runc's exec terminal: a pty of the container's own devpts, from its `/dev/ptmx`
+    /// (this process is in the container's mount namespace, so `/` is the container's root,
+    /// and the path is resolved inside it), unlocked, its peer opened through the controller
+    /// (`TIOCGPTPEER`, no path lookup), given to the command's user, made this process's
+    /// stdio and the controlling terminal of a new session. The controller goes to the
+    /// caller as `terminal`, with the peer's name inside the container.
+    private static func openTerminal(_ plan: AttachPlan, socket: borrowing FileDescriptor)
+        throws(StageFailure)
+    {
+        try ContainerStage.step("allocate the terminal") { () throws(SyscallError) in
+            let root = try FileDescriptor.open("/", O_PATH | O_DIRECTORY)
+            let controller = try root.openAt2(
+                "/dev/ptmx", O_RDWR | O_NOCTTY, resolve: [.inRoot, .noMagicLinks])
+            // TIOCSPTLCK and TIOCGPTN (_IOW and _IOR of 'T', 0x31 and 0x30), which Glibc does not export.
+            var unlock: Int32 = 0
+            _ = try check(
+                ioctl(controller.rawValue, 0x4004_5431, &unlock), "ioctl TIOCSPTLCK", "/dev/ptmx")
+            var number: UInt32 = 0
+            // Only a pty controller answers TIOCGPTN: /dev/ptmx was one.
+            _ = try check(
+                ioctl(controller.rawValue, 0x8004_5430, &number), "ioctl TIOCGPTN", "/dev/ptmx")
+            let path = "/dev/pts/\(number)"
+            // TIOCGPTPEER: _IO('T', 0x41).
+            let peer = FileDescriptor(
+                owning: try check(
+                    ioctl(controller.rawValue, 0x5441, O_RDWR | O_NOCTTY | O_CLOEXEC),
+                    "ioctl TIOCGPTPEER", path))
+            if plan.terminalRows > 0 {
+                var size = winsize(
+                    ws_row: plan.terminalRows, ws_col: plan.terminalColumns, ws_xpixel: 0,
+                    ws_ypixel: 0)
+                _ = try check(
+                    ioctl(peer.rawValue, UInt(TIOCSWINSZ), &size), "ioctl TIOCSWINSZ", path)
+            }
+            // As runc does for stdio; an id the user namespace does not map stays root's.
+            if fchown(peer.rawValue, plan.uid, plan.gid) != 0 {
+                let error = Errno.current
+                if error != .EINVAL && error != .EPERM {
+                    throw SyscallError(error, call: "fchown", object: path)
+                }
+            }
+            _ = try check(setsid(), "setsid")
+            _ = try check(ioctl(peer.rawValue, UInt(TIOCSCTTY), 0), "ioctl TIOCSCTTY", path)
+            for target in Int32(0)...2 {
+                _ = try check(dup2(peer.rawValue, target), "dup2", path)
+            }
+            try socket.send(
+                SyncMessage.terminal(path).encoded(), descriptors: [controller.rawValue])
         }
     }
 

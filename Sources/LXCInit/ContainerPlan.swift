@@ -75,6 +75,8 @@ public struct ContainerPlan: Sendable, Equatable {
     public var monotonicOffset: (Int64, Int64) = (0, 0)
     /// LXC's hooks of the container side: `pre-mount`, `mount`, `autodev`, `start`.
     public var hooks = HookSet()
+    /// OCI's `createContainer` and `startContainer` hooks, which run inside the container.
+    public var ociHooks = OCIContainerHooks()
     /// How many files beyond stdio the caller passes (OCI `--preserve-fds`); the workload
     /// gets them as fds 3, 4, …
     public var extraFiles = 0
@@ -186,6 +188,7 @@ extension ContainerPlan {
         w.write(extraFiles)
         w.write(startGate)
         hooks.encode(into: &w)
+        ociHooks.encode(into: &w)
         return w.bytes
     }
 
@@ -287,6 +290,7 @@ extension ContainerPlan {
         extraFiles = try r.readInt()
         startGate = try r.readInt32()
         hooks = try HookSet(decoding: &r)
+        ociHooks = try OCIContainerHooks(decoding: &r)
         guard r.isAtEnd else { throw WireError("trailing bytes") }
     }
 }

@@ -48,6 +48,20 @@ public enum ContainerStage {
             return 1
         }
         if plan.startGate >= 0 && !waitAtStartGate(plan.startGate) { return 1 }
+        // OCI's startContainer: during start, in the container, before the workload runs;
+        // a failure goes to start over the gate's connection and ends the container.
+        do throws(HookError) {
+            try OCIHookCommand.runAll(
+                plan.ociHooks.startContainer, stage: "startContainer",
+                state: plan.ociHooks.startState)
+        } catch {
+            report(
+                StageFailure(
+                    step: error.step,
+                    error.cause ?? SyscallError(.EINVAL, call: "hook", object: error.text)),
+                on: socket)
+            return 1
+        }
 
         switch plan.initMode {
         case .exec:
@@ -183,6 +197,12 @@ public enum ContainerStage {
             } catch {
                 throw HookError(error.description)
             }
+            // OCI's createContainer: in the container's namespaces, its mount namespace
+            // included, once the mounts are made and before pivot_root, so that its path
+            // still resolves in the runtime's namespace as config.md requires.
+            try OCIHookCommand.runAll(
+                plan.ociHooks.createContainer, stage: "createContainer",
+                state: plan.ociHooks.createState)
         }
         do throws(RootfsError) {
             try rootfs.run()

@@ -42,6 +42,9 @@ public enum SyncMessage: Equatable, Sendable {
     /// An attached command's own seccomp notify listener, passed alongside: the caller hands
     /// it to the container's monitor, which serves it with the init's.
     case seccompListener
+    /// An attached command's terminal controller, passed alongside, with the peer's name
+    /// inside the container (`/dev/pts/0`): the caller hands it to `--console-socket`.
+    case terminal(String)
 
     public func encoded() -> [UInt8] {
         var w = WireWriter()
@@ -61,6 +64,9 @@ public enum SyncMessage: Equatable, Sendable {
             w.write(failure.object)
         case .seccompListener:
             w.write(UInt32(5))
+        case .terminal(let path):
+            w.write(UInt32(6))
+            w.write(path)
         }
         return w.bytes
     }
@@ -81,6 +87,8 @@ public enum SyncMessage: Equatable, Sendable {
                     object: try r.readOptionalString()))
         case 5:
             self = .seccompListener
+        case 6:
+            self = .terminal(try r.readString())
         case let tag:
             throw WireError("unknown sync message \(tag)")
         }

@@ -40,9 +40,18 @@ public struct RootfsPlan: Sendable, Equatable {
 /// A failure of a caller's step inside the set-up, as text.
 public struct HookError: Error, Sendable {
     public var text: String
+    /// The step the failure is reported as, and its system-call error when it has one.
+    public var step = "lxc.hook"
+    public var cause: SyscallError?
 
     public init(_ text: String) {
         self.text = text
+    }
+
+    public init(step: String, _ cause: SyscallError) {
+        self.text = "\(step): \(cause)"
+        self.step = step
+        self.cause = cause
     }
 }
 
@@ -85,7 +94,8 @@ public struct RootfsSetup: ~Copyable {
             try beforePivot()
         } catch {
             throw RootfsError(
-                step: "lxc.hook", cause: SyscallError(.EINVAL, call: "hook", object: error.text))
+                step: error.step,
+                cause: error.cause ?? SyscallError(.EINVAL, call: "hook", object: error.text))
         }
         try pivot()
         let root = try step("open root") { () throws(SyscallError) in

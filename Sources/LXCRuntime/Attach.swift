@@ -121,10 +121,13 @@ public enum Attacher {
     ///
     /// When the container's filter has notify rules, the command loads it with a listener of
     /// its own, which `serveListener` receives (to hand to the monitor) before this returns.
+    /// With `plan.terminal` the command allocates its pty inside the container, and
+    /// `receiveTerminal` gets the controller and the peer's name there before this returns.
     public static func attach(
         _ request: AttachRequest, binary: borrowing FileDescriptor,
         initPIDFD: borrowing FileDescriptor,
-        serveListener: (borrowing FileDescriptor) -> Void = { _ in }
+        serveListener: (borrowing FileDescriptor) -> Void = { _ in },
+        receiveTerminal: (consuming FileDescriptor, String) -> Void = { _, _ in }
     ) throws(LaunchError) -> PIDFD {
         let pair: SocketPair
         do {
@@ -161,6 +164,8 @@ public enum Attacher {
 
         var commandFD: FileDescriptor?
         var listenerFD: FileDescriptor?
+        var terminalFD: FileDescriptor?
+        var terminalPath = ""
         var failure: StageFailure?
         do throws(LaunchError) {
             // The helper waits for its plan: nothing of it runs before it is placed.
@@ -191,6 +196,9 @@ public enum Attacher {
                 switch try? SyncMessage(decoding: message.bytes) {
                 case .ready?: commandFD = message.descriptors.take(0)
                 case .seccompListener?: listenerFD = message.descriptors.take(0)
+                case .terminal(let path)?:
+                    terminalFD = message.descriptors.take(0)
+                    terminalPath = path
                 case .failed(let reported)?: failure = failure ?? reported
                 default: throw LaunchError.protocolError("unexpected attach message")
                 }
@@ -215,6 +223,7 @@ public enum Attacher {
             throw .container(failure)
         }
         if let listener = listenerFD.take() { serveListener(listener) }
+        if let terminal = terminalFD.take() { receiveTerminal(terminal, terminalPath) }
         let pid = pidOf(commandFD)
         return PIDFD(pid: pid, fd: commandFD)
     }

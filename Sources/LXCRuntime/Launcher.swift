@@ -88,8 +88,9 @@ public struct LaunchRequest: Sendable {
     /// until `start` connects (`ContainerPlan.startGate`).
     public var startGate: Int32?
     /// Runs on the host once the stage exists, is placed and has its network, before the
-    /// plan is sent (OCI's `prestart` and `createRuntime` hooks); gets the stage's pid.
-    public var beforePlan: (@Sendable (pid_t) throws(LaunchError) -> Void)?
+    /// plan is sent (OCI's `prestart` and `createRuntime` hooks); gets the stage's pid and
+    /// may complete the plan with it (the state the in-container hooks get).
+    public var beforePlan: (@Sendable (pid_t, inout ContainerPlan) throws(LaunchError) -> Void)?
 
     public init(plan: ContainerPlan) {
         self.plan = plan
@@ -279,7 +280,7 @@ public enum Launcher {
                 request.networks, context: NetworkContext(containerName: request.plan.name),
                 pid: process.pid)
             log.debug("phase network \(MonotonicClock.milliseconds(since: started)) ms")
-            try request.beforePlan?(process.pid)
+            try request.beforePlan?(process.pid, &request.plan)
             try send(.plan(request.plan), on: socket)
             let (reply, descriptors) = try receiveWithDescriptors(on: socket)
             switch reply {

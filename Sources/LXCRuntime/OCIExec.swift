@@ -33,6 +33,9 @@ public struct OCIExecProcess: Sendable, Equatable {
     public var gid: UInt32?
     public var additionalGids: [UInt32]?
     public var terminal = false
+    /// `consoleSize.height` and `.width`: the terminal's rows and columns.
+    public var consoleHeight: UInt16?
+    public var consoleWidth: UInt16?
     public var noNewPrivileges: Bool?
     public var bounding: [String]?
 
@@ -82,6 +85,13 @@ public struct OCIExecProcess: Sendable, Equatable {
             }
         }
         if case .bool(let flag)? = value["terminal"] { terminal = flag }
+        if let size = value["consoleSize"] {
+            guard let rows = try number(size["height"], "consoleSize.height"),
+                let columns = try number(size["width"], "consoleSize.width")
+            else { throw bad("consoleSize") }
+            consoleHeight = UInt16(clamping: rows)
+            consoleWidth = UInt16(clamping: columns)
+        }
         if case .bool(let flag)? = value["noNewPrivileges"] { noNewPrivileges = flag }
         bounding = try strings(value["capabilities"]?["bounding"], "capabilities.bounding")
     }
@@ -143,20 +153,17 @@ extension OCILifecycle {
         request.stdio = options.stdio
         request.cgroupDirectories = defaults.cgroupDirectories
 
+        // As runc: the pty comes from the container's devpts, opened by the process itself
+        // once in the container's mount namespace; its controller comes back to be sent on.
+        if process.terminal {
+            request.plan.terminal = true
+            if let rows = process.consoleHeight, let columns = process.consoleWidth {
+                request.plan.terminalRows = rows
+                request.plan.terminalColumns = columns
+            }
+        }
         let terminal = DescriptorList()
         var terminalPath = ""
-        if process.terminal {
-            do {
-                let pty = try PseudoTerminal.open()
-                terminal.append(try pty.controller.duplicate())
-                terminal.append(try pty.peer.duplicate())
-                terminalPath = pty.peerPath
-            } catch {
-                throw OCIRuntimeError("allocate the terminal: \(error)")
-            }
-            let peer = terminal.rawValue(at: 1)
-            request.stdio = [peer, peer, peer]
-        }
         let binary: FileDescriptor
         do {
             binary = try ProcessControl.sealedMemfd(
@@ -168,12 +175,20 @@ extension OCILifecycle {
         }
         let command: PIDFD
         do {
-            command = try Attacher.attach(request, binary: binary, initPIDFD: initProcess.fd)
+            command = try Attacher.attach(
+                request, binary: binary, initPIDFD: initProcess.fd,
+                receiveTerminal: { controller, path in
+                    terminal.append(controller)
+                    terminalPath = path
+                })
         } catch {
             throw OCIRuntimeError("exec in container \(id): \(error)")
         }
         do throws(OCIRuntimeError) {
-            if terminal.count > 0, let socket = options.consoleSocket {
+            if process.terminal {
+                guard terminal.count > 0, let socket = options.consoleSocket else {
+                    throw OCIRuntimeError("exec in container \(id): no terminal came back")
+                }
                 try sendTerminal(terminal.rawValue(at: 0), path: terminalPath, to: socket)
             }
             if let pidFile = options.pidFile { try writeAtomically("\(command.pid)", to: pidFile) }

@@ -102,10 +102,14 @@ public enum OCILifecycle {
 
         let before = record
         let hooks = model.hooks.oci
-        request.beforePlan = { pid throws(LaunchError) in
+        request.beforePlan = { pid, plan throws(LaunchError) in
             var creating = before
             creating.pid = pid
             let json = creating.stateJSON(status: .creating)
+            // The hooks the stage runs inside the container: createContainer during create,
+            // startContainer during start (runc gives it the status `created`).
+            plan.ociHooks.createState = json
+            plan.ociHooks.startState = creating.stateJSON(status: .created)
             for stage in ["prestart", "createRuntime"] {
                 do throws(OCIRuntimeError) {
                     try OCIHooks.run(hooks[stage] ?? [], stage: stage, state: json)

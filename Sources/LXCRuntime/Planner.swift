@@ -156,6 +156,13 @@ public enum Planner {
             config.timeOffsets.monotonic.seconds, config.timeOffsets.monotonic.nanoseconds
         )
         plan.hooks = hookSet(config, name: name, rootfs: rootfsPath)
+        func commands(_ stage: String) -> [OCIHookCommand] {
+            (config.hooks.oci[stage] ?? []).map {
+                OCIHookCommand(path: $0.path, args: $0.args, env: $0.env, timeout: $0.timeout)
+            }
+        }
+        plan.ociHooks.createContainer = commands("createContainer")
+        plan.ociHooks.startContainer = commands("startContainer")
         var request = LaunchRequest(plan: plan)
         request.warnings = warnings
         if let filter = try seccompFilter(config, flavor: flavor, bounding: plan.capabilities) {
@@ -231,11 +238,14 @@ public enum Planner {
         if let stage = config.hooks.lxc.keys.sorted().first(where: { !known.contains($0) }) {
             throw PlanError("lxc.hook.\(stage)", "this hook is not supported")
         }
-        // The OCI lifecycle runs the host-side hooks (`OCIHooks`); the two that run inside the
-        // container have no runner yet.
-        let inside = ["createContainer", "startContainer"]
-        if let stage = config.hooks.oci.keys.sorted().first(where: { inside.contains($0) }) {
-            throw PlanError("hooks.\(stage)", "hooks inside the container are not supported yet")
+        // config.md: every hook's path is absolute (in the runtime's namespace, or for
+        // startContainer the container's).
+        for stage in config.hooks.oci.keys.sorted() {
+            for (index, hook) in (config.hooks.oci[stage] ?? []).enumerated()
+            where !hook.path.hasPrefix("/") {
+                throw PlanError(
+                    "hooks.\(stage)[\(index)].path", "\(hook.path) is not an absolute path")
+            }
         }
     }
 

@@ -303,8 +303,9 @@ enum OCICommands {
                     return 2
                 }
                 process = OCIExecProcess(args: Array(operands.dropFirst()))
-                process.terminal = options["-t"] != nil || options["--tty"] != nil
             }
+            // As runc: --tty asks for a terminal over a --process file too.
+            if options["-t"] != nil || options["--tty"] != nil { process.terminal = true }
         } catch {
             return fail("exec", error)
         }
@@ -333,7 +334,10 @@ enum OCICommands {
 
     /// `features`: what the runtime supports, in the runtime spec's features.md form.
     static func features() -> Int32 {
-        let hooks = ["prestart", "createRuntime", "poststart", "poststop"]
+        let hooks = [
+            "prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+            "poststop",
+        ]
         let namespaces = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
         func list(_ items: [String]) -> String {
             "[" + items.map { "\"\($0)\"" }.joined(separator: ",") + "]"

@@ -1,5 +1,7 @@
 import CShim
 import Glibc
+import LXCInit
+import LXCMount
 import LXCRuntime
 import LXCSystem
 import Testing
@@ -195,7 +197,7 @@ struct OCILifecycleTests {
             spec.replacing(
                 "\"process\": {",
                 with:
-                    "\"hooks\": {\"createContainer\": [{\"path\": \"/bin/true\"}]}, \"process\": {")
+                    "\"hooks\": {\"createContainer\": [{\"path\": \"true\"}]}, \"process\": {")
         }
         let refused = try scratch.run(["create", "--bundle", scratch.bundle, "x2"])
         #expect(refused.status == 1)
@@ -350,5 +352,214 @@ struct OCILifecycleTests {
         #expect(OCIRuntime.signal(named: "15") == SIGTERM)
         #expect(OCIRuntime.signal(named: "RTMIN+2") == 36)
         #expect(OCIRuntime.signal(named: "NOPE") == nil)
+    }
+}
+
+/// OCI's in-container hooks: `createContainer` (create, before `pivot_root`, path on the
+/// host) and `startContainer` (start, path in the container), run by the stage.
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct OCIContainerHookTests {
+    typealias Scratch = OCILifecycleTests.Scratch
+
+    /// A hook entry running `script` (a file) with PATH set and an argv[0] naming it.
+    private static func hook(_ stage: String, _ script: String) -> String {
+        "{\"path\": \"\(script)\", \"args\": [\"\(stage)-arg0\"],"
+            + " \"env\": [\"PATH=/usr/sbin:/usr/bin:/sbin:/bin\", \"STAGE=\(stage)\"], \"timeout\": 5}"
+    }
+
+    /// config.json with `hooks` and the directory `shared` bound at `/shared`.
+    private static func configure(_ scratch: Scratch, hooks: String) throws {
+        let shared = scratch.directory + "/shared"
+        mkdir(shared, 0o755)
+        try scratch.writeConfig("exec sleep 100") { spec in
+            spec.replacing("\"process\": {", with: "\"hooks\": {\(hooks)}, \"process\": {")
+                .replacing(
+                    "\"mounts\": [",
+                    with:
+                        "\"mounts\": [{\"destination\": \"/shared\", \"type\": \"bind\", \"source\": "
+                        + "\"\(shared)\", \"options\": [\"rbind\", \"rw\"]},")
+        }
+    }
+
+    /// A hook script that logs its stage, its path (a script's `$0`), hostname, the status in its state and
+    /// its mount and uts namespaces to `log` (a path where the hook runs).
+    private static func writeScript(_ path: String, log: String) throws {
+        let script = """
+            #!/bin/sh
+            read -r state
+            status=${state#*\\"status\\":\\"}
+            echo "$STAGE $0 $(hostname) ${status%%\\"*} $(readlink /proc/self/ns/mnt) \
+            $(readlink /proc/self/ns/uts)" >> \(log)
+            [ "$STAGE" != fail ]
+
+            """
+        try FileContents.write(script, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        chmod(path, 0o755)
+    }
+
+    private static func link(_ path: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        return count > 0
+            ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+    }
+
+    @Test func thePlanCarriesTheHooks() throws {
+        var plan = ContainerPlan(
+            name: "x", newNamespaces: NamespaceSet([.mount]), rootfs: RootfsPlan(path: "/"),
+            arguments: ["/bin/true"])
+        plan.ociHooks.createContainer = [OCIHookCommand(path: "/a", args: ["a", "1"], timeout: 3)]
+        plan.ociHooks.startContainer = [OCIHookCommand(path: "/b", env: ["K=V"])]
+        plan.ociHooks.createState = "{\"status\":\"creating\"}"
+        plan.ociHooks.startState = "{\"status\":\"created\"}"
+        let decoded = try ContainerPlan(decoding: plan.encoded())
+        #expect(decoded.ociHooks == plan.ociHooks)
+    }
+
+    @Test func createContainerAndStartContainerRunInTheContainer() throws {
+        let scratch = Scratch("inhooks")
+        let shared = scratch.directory + "/shared"
+        try Self.configure(
+            scratch,
+            hooks: "\"createContainer\": [\(Self.hook("createContainer", shared + "/create.sh"))],"
+                + " \"startContainer\": [\(Self.hook("startContainer", "/shared/start.sh"))]")
+        // createContainer's path and its log are the host's (before pivot_root); the
+        // startContainer script exists only at /shared inside the container.
+        try Self.writeScript(shared + "/create.sh", log: shared + "/log")
+        try Self.writeScript(shared + "/start.sh", log: "/shared/log")
+        let created = try scratch.run(["create", "--bundle", scratch.bundle, "ih1"])
+        #expect(created.status == 0, "\(created.stderr)")
+        let pid = try OCIStateDirectory.open(root: scratch.root, id: "ih1", shared: true).load().pid
+        let mnt = Self.link("/proc/\(pid)/ns/mnt")
+        let uts = Self.link("/proc/\(pid)/ns/uts")
+        let createLine = "createContainer \(shared)/create.sh crun creating \(mnt) \(uts)\n"
+        let afterCreate = try FileContents.readText(shared + "/log")
+        #expect(afterCreate == createLine)
+        #expect(try scratch.run(["start", "ih1"]).status == 0)
+        let startLine = "startContainer /shared/start.sh crun created \(mnt) \(uts)\n"
+        let afterStart = try FileContents.readText(shared + "/log")
+        #expect(afterStart == createLine + startLine)
+        #expect(try scratch.status("ih1") == "running")
+        #expect(try scratch.run(["delete", "--force", "ih1"]).status == 0)
+    }
+
+    @Test func aFailingHookFailsItsVerbAndLeavesNothing() throws {
+        let scratch = Scratch("inhookfail")
+        let shared = scratch.directory + "/shared"
+        try Self.configure(
+            scratch, hooks: "\"createContainer\": [\(Self.hook("fail", "/bin/false"))]")
+        let failed = try scratch.run(["create", "--bundle", scratch.bundle, "if1"])
+        #expect(failed.status == 1)
+        #expect(failed.stderr.contains("hooks.createContainer[0] /bin/false"), "\(failed.stderr)")
+        #expect(OCIStateDirectory.ids(in: scratch.root).isEmpty)
+
+        try Self.configure(
+            scratch,
+            hooks: "\"startContainer\": [\(Self.hook("fail", "/shared/start.sh"))],"
+                + " \"poststart\": [\(Self.hook("poststart", shared + "/create.sh"))]")
+        try Self.writeScript(shared + "/start.sh", log: "/shared/log")
+        try Self.writeScript(shared + "/create.sh", log: shared + "/log")
+        #expect(try scratch.run(["create", "--bundle", scratch.bundle, "if2"]).status == 0)
+        let started = try scratch.run(["start", "if2"])
+        #expect(started.status == 1)
+        #expect(
+            started.stderr.contains("hooks.startContainer[0] /shared/start.sh"), "\(started.stderr)"
+        )
+        #expect(try scratch.waitFor("stopped", "if2"), "the container ends")
+        let log = try FileContents.readText(shared + "/log")
+        #expect(log.hasPrefix("fail "), "the hook ran; poststart did not: \(log)")
+        #expect(!log.contains("poststart"))
+        #expect(try scratch.run(["delete", "if2"]).status == 0)
+        #expect(OCIStateDirectory.ids(in: scratch.root).isEmpty)
+
+        // A relative path is refused before anything is made.
+        try Self.configure(scratch, hooks: "\"startContainer\": [{\"path\": \"bin/true\"}]")
+        let relative = try scratch.run(["create", "--bundle", scratch.bundle, "if3"])
+        #expect(relative.status == 1)
+        #expect(relative.stderr.contains("hooks.startContainer[0].path"), "\(relative.stderr)")
+        #expect(OCIStateDirectory.ids(in: scratch.root).isEmpty)
+    }
+}
+
+/// `exec --tty --console-socket`: the pty comes from the container's devpts, as runc's does.
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct OCIExecTerminalTests {
+    typealias Scratch = OCILifecycleTests.Scratch
+
+    /// A listening console socket at `path`.
+    private static func listen(at path: String) -> FileDescriptor {
+        let listener = FileDescriptor(
+            owning: socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { target in
+            for (index, byte) in path.utf8.enumerated() { target[index] = byte }
+        }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener.rawValue, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        _ = Glibc.listen(listener.rawValue, 4)
+        return listener
+    }
+
+    /// Reads the controller until `marker` shows or 3 s pass without output.
+    private static func read(_ controller: borrowing FileDescriptor, until marker: String) -> String
+    {
+        var output = ""
+        var buffer = [UInt8](repeating: 0, count: 512)
+        var entry = pollfd(fd: controller.rawValue, events: Int16(POLLIN), revents: 0)
+        while !output.contains(marker), poll(&entry, 1, 3000) == 1 {
+            let count = Glibc.read(controller.rawValue, &buffer, buffer.count)
+            if count <= 0 { break }
+            output += String(decoding: buffer[0..<count], as: UTF8.self)
+        }
+        return output
+    }
+
+    @Test func theTerminalIsTheContainersAndControlsTheProcess() throws {
+        let scratch = Scratch("exectty")
+        try scratch.writeConfig("exec sleep 100")
+        let socketPath = scratch.directory + "/console.sock"
+        let listener = Self.listen(at: socketPath)
+        #expect(try scratch.run(["create", "--bundle", scratch.bundle, "et1"]).status == 0)
+        #expect(try scratch.run(["start", "et1"]).status == 0)
+        let refused = try scratch.run(["exec", "--tty", "et1", "/bin/true"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("--console-socket is required"))
+
+        let script =
+            "tty; [ -t 0 ] && echo stdin-is-a-tty; echo via-dev-tty > /dev/tty;"
+            + " stty size; read -r line; echo got $line; echo done"
+        let process = scratch.directory + "/process.json"
+        try FileContents.write(
+            "{\"args\": [\"/bin/sh\", \"-c\", \(JSONText.quote(script))], \"cwd\": \"/\","
+                + " \"terminal\": true, \"consoleSize\": {\"height\": 33, \"width\": 99}}",
+            to: process, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        let pidFile = scratch.directory + "/exec.pid"
+        let executed = try scratch.run([
+            "exec", "--detach", "--console-socket", socketPath, "--pid-file", pidFile,
+            "--process", process, "et1",
+        ])
+        #expect(executed.status == 0, "\(executed.stderr)")
+        let connection = FileDescriptor(owning: accept(listener.rawValue, nil, nil))
+        let message = try connection.receive(capacity: 256, maxDescriptors: 1)
+        let name = String(decoding: message.bytes, as: UTF8.self)
+        #expect(name.hasPrefix("/dev/pts/"))
+        guard let controller = message.descriptors.take(0) else {
+            Issue.record("no terminal received")
+            return
+        }
+        var output = Self.read(controller, until: "99")
+        #expect(output.contains("\(name)\r\n"), "tty names the container's pty: \(output)")
+        #expect(output.contains("stdin-is-a-tty"))
+        #expect(output.contains("via-dev-tty"), "it is the controlling terminal: \(output)")
+        #expect(output.contains("33 99"), "consoleSize: \(output)")
+        let line = Array("typed\n".utf8)
+        #expect(write(controller.rawValue, line, line.count) == line.count)
+        output = Self.read(controller, until: "done")
+        #expect(output.contains("got typed"), "\(output)")
+        #expect(try scratch.run(["delete", "--force", "et1"]).status == 0)
     }
 }
