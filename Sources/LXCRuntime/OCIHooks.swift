@@ -25,6 +25,21 @@ public enum OCIHooks {
         }
     }
 
+    /// Runs every hook of `stage` in order, passing each failure to `warn` and going on with
+    /// the next: the spec's rule for `poststop`, whose failures must not stop the rest.
+    public static func runAll(
+        _ hooks: [ContainerConfig.Hook], stage: String, state: String, warn: (String) -> Void
+    ) {
+        for (index, hook) in hooks.enumerated() {
+            let name = "hooks.\(stage)[\(index)] \(hook.path)"
+            do throws(SyscallError) {
+                try runOne(hook, state: state, name: name)
+            } catch {
+                warn("\(name): \(error)")
+            }
+        }
+    }
+
     private static func runOne(_ hook: ContainerConfig.Hook, state: String, name: String)
         throws(SyscallError)
     {
