@@ -276,9 +276,10 @@ extension Planner {
         }
         resources.unified = oci.unified ?? [:]
         if let rules = oci.devices {
-            // OCI lists rules in order after an implicit deny-all; the default nodes the
-            // runtime creates stay usable, as runc and crun allow them.
-            var list = [DeviceRule.denyAll] + DeviceRule.defaultAllowed
+            // OCI lists rules in order after an implicit deny-all. The default nodes the
+            // runtime creates stay usable: their rules go last, after any deny-all of the
+            // spec, as runc appends them (so `devices.list` starts with the spec's rules).
+            var list = [DeviceRule.denyAll]
             for rule in rules {
                 let kind: DeviceRule.Kind
                 switch rule.type ?? "a" {
@@ -293,10 +294,7 @@ extension Planner {
                         allow: rule.allow, kind: kind, major: rule.major, minor: rule.minor,
                         access: rule.access ?? "rwm"))
             }
-            // A trailing deny-all in the spec would also deny the defaults; keep them last.
-            if rules.last.map({ !$0.allow && ($0.type ?? "a") == "a" }) ?? false {
-                list += DeviceRule.defaultAllowed
-            }
+            list += DeviceRule.defaultAllowed
             resources.devices = list
         }
         return CgroupPlan(path: path, resources: resources)

@@ -29,4 +29,21 @@ public enum OCIHooks {
             throw OCIRuntimeError(error.text)
         }
     }
+
+    /// Runs every hook of `stage` in order, passing each failure to `warn` and going on with
+    /// the next: the spec's rule for `poststop`, whose failures must not stop the rest.
+    public static func runAll(
+        _ hooks: [ContainerConfig.Hook], stage: String, state: String, warn: (String) -> Void
+    ) {
+        for (index, hook) in hooks.enumerated() {
+            let name = "hooks.\(stage)[\(index)] \(hook.path)"
+            let command = OCIHookCommand(
+                path: hook.path, args: hook.args, env: hook.env, timeout: hook.timeout)
+            do throws(SyscallError) {
+                try command.run(state: state)
+            } catch {
+                warn("\(name): \(error)")
+            }
+        }
+    }
 }

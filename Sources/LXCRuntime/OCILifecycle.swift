@@ -268,9 +268,9 @@ public enum OCILifecycle {
     }
 
     /// Removes a stopped (or, with `force`, any) container: kills what is left, removes its
-    /// cgroups and its state, and runs the `poststop` hooks (their failures are passed to
-    /// `warn`). A created container that never started is deleted without `force`, as runc
-    /// does. With `force`, a container that does not exist is no error.
+    /// cgroups and its state, and runs the `poststop` hooks (each failure is passed to
+    /// `warn`, and the later hooks still run). A created container that never started is
+    /// deleted without `force`, as runc does. With `force`, a container that does not exist is no error.
     public static func delete(
         root: String, id: String, force: Bool, warn: (String) -> Void = { _ in }
     ) throws(OCIRuntimeError) {
@@ -309,13 +309,9 @@ public enum OCILifecycle {
             }
         }
         state.remove()
-        do {
-            try OCIHooks.run(
-                record.hooks["poststop"] ?? [], stage: "poststop",
-                state: record.stateJSON(status: .stopped))
-        } catch {
-            warn(error.message)
-        }
+        OCIHooks.runAll(
+            record.hooks["poststop"] ?? [], stage: "poststop",
+            state: record.stateJSON(status: .stopped), warn: warn)
     }
 
     // MARK: - Pieces

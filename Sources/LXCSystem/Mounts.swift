@@ -62,7 +62,9 @@ public enum Mounts {
     ) throws(SyscallError) {
         var attr = mount_attr()
         attr.attr_set = set
-        attr.attr_clr = clear
+        // The kernel takes an atime mode only with the whole atime field cleared (EINVAL else).
+        let atime = UInt64(MOUNT_ATTR__ATIME)
+        attr.attr_clr = set & atime != 0 ? clear | atime : clear
         attr.propagation = propagation
         attr.userns_fd = UInt64(userNamespace ?? 0)
         let flags = UInt32(AT_EMPTY_PATH) | (recursive ? UInt32(AT_RECURSIVE) : 0)

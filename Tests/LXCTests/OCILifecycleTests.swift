@@ -304,6 +304,40 @@ struct OCILifecycleTests {
         #expect(try scratch.run(["delete", "--force", "t1"]).status == 0)
     }
 
+    /// What the OCI runtime-tools validation suite found (Scripts/oci-validation.sh): the
+    /// default nodes stay usable when allow rules follow a deny-all in
+    /// `linux.resources.devices`, a bind mount with an atime option mounts, and a failing
+    /// `poststop` hook lets the later ones run.
+    @Test func validationSuiteFindings() throws {
+        let scratch = Scratch("conformance")
+        // The fixture's deny-all, then an allow rule.
+        let devices =
+            ", {\"allow\": true, \"type\": \"c\", \"major\": 10, \"minor\": 229, \"access\": \"rwm\"}"
+        let mount =
+            "{\"destination\": \"/mnt/etc\", \"source\": \"/etc\", "
+            + "\"options\": [\"bind\", \"nosuid\", \"strictatime\", \"shared\"]}, "
+        let marker = scratch.directory + "/poststop-ran"
+        let hooks =
+            "\"hooks\": {\"poststop\": [{\"path\": \"/bin/false\"}, "
+            + "{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"echo ran > \(marker)\"]}]}, "
+        try scratch.writeConfig("echo x > /dev/null && exec sleep 100") { spec in
+            spec.replacing("\"access\": \"rwm\"\n\t\t\t\t}", with: "\"access\": \"rwm\"}\(devices)")
+                .replacing("\"mounts\": [", with: "\"mounts\": [\(mount)")
+                .replacing("\"process\": {", with: "\(hooks)\"process\": {")
+        }
+        let config = try FileContents.readText(scratch.bundle + "/config.json")
+        #expect(config.contains("\"minor\": 229") && config.contains("/mnt/etc"))
+        let created = try scratch.run(["create", "--bundle", scratch.bundle, "v1"])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try scratch.run(["start", "v1"]).status == 0)
+        usleep(200_000)
+        #expect(try scratch.status("v1") == "running", "/dev/null is writable")
+        let deleted = try scratch.run(["delete", "--force", "v1"])
+        #expect(deleted.status == 0)
+        #expect(deleted.stderr.contains("hooks.poststop[0] /bin/false"))
+        #expect(try FileContents.readText(marker) == "ran\n", "the second poststop hook ran")
+    }
+
     @Test func pauseAndResumeFreezeTheContainer() throws {
         let scratch = Scratch("pause")
         try scratch.writeConfig("exec sleep 100")
