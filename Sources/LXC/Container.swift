@@ -256,11 +256,9 @@ public final class Container: @unchecked Sendable {
     /// The monitor loop of this container, run in the calling process (the hidden
     /// `swiftlxc __monitor` verb and foreground starts use it).
     /// `consoleMirror` is an fd that also receives the console's output, or -1.
-    /// `dedicatedProcess` says this process is only the monitor (`swiftlxc __monitor`), which
-    /// may then give back the pages of its executable once the container runs.
     public func runMonitor(
         command: [String]?, useInit: Bool, consoleMirror: Int32 = -1,
-        dedicatedProcess: Bool = false, ready: (LaunchError?) -> Void
+        ready: (LaunchError?) -> Void
     ) -> TerminationStatus {
         let monitor = Monitor(lxcpath: lxcpath, name: name, sharedListener: foregroundListener) {
             () throws(LaunchError) in
@@ -271,7 +269,6 @@ public final class Container: @unchecked Sendable {
             }
         }
         monitor.consoleMirror = consoleMirror
-        monitor.releasesExecutablePages = dedicatedProcess
         return monitor.run(ready: ready)
     }
 

@@ -82,10 +82,6 @@ public final class Monitor {
     private var console: ContainerConsole?
     /// An fd that also gets the console's output (a foreground start's stdout), or -1.
     public var consoleMirror: Int32 = -1
-    /// Whether the container's start is followed by `ProcessControl.releaseExecutablePages`:
-    /// only in a process that is nothing but the monitor (`swiftlxc __monitor`), never in a
-    /// caller's program running a foreground start.
-    public var releasesExecutablePages = false
     /// Where the running launch's seccomp listener is shown to other threads.
     public let sharedListener: SeccompListenerSlot
     /// Connections of `stop` clients, closed when the monitor is done with the container.
@@ -155,11 +151,6 @@ public final class Monitor {
         state = .running
         log.info("container \(name) is running, init pid \(container.process.pid)")
         ready(nil)
-        if releasesExecutablePages {
-            // Planning, spawning and set-up code is not needed again until a stop or a reboot.
-            let released = ProcessControl.releaseExecutablePages()
-            log.debug("gave back \(released / 1024) KiB of executable mappings")
-        }
 
         while true {
             let event = waitForEvent(server: server, container: container)

@@ -158,32 +158,6 @@ public enum ProcessControl {
         return memory
     }
 
-    /// Hands the pages of this process's executable back to the kernel (`MADV_PAGEOUT` on
-    /// each of its file mappings): a long-lived process that is done with its start-up code
-    /// keeps only what it touches again, which faults back in from the page cache. Pages
-    /// that other processes map stay where they are. Returns the bytes advised.
-    @discardableResult
-    public static func releaseExecutablePages() -> Int {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard length > 0, let maps = try? FileContents.readText("/proc/self/maps") else {
-            return 0
-        }
-        let executable = String(
-            decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let pageout: Int32 = 21  // MADV_PAGEOUT, Linux 5.4
-        var advised = 0
-        for line in maps.split(separator: "\n") where line.hasSuffix(" " + executable) {
-            let range = line.prefix { $0 != " " }.split(separator: "-")
-            guard range.count == 2, let start = UInt(range[0], radix: 16),
-                let end = UInt(range[1], radix: 16), end > start,
-                let address = UnsafeMutableRawPointer(bitPattern: start)
-            else { continue }
-            if madvise(address, Int(end - start), pageout) == 0 { advised += Int(end - start) }
-        }
-        return advised
-    }
-
     /// `close_range(2)`. `closeOnExec` marks the range instead of closing it.
     public static func closeRange(
         from first: UInt32, through last: UInt32 = .max,

@@ -385,8 +385,7 @@ enum LXCCommands {
         // monitor's whole life.
         var report: FileDescriptor? = FileDescriptor(owning: 3)
         _ = container.runMonitor(
-            command: options.command, useInit: options.flags["--use-init"] != nil,
-            dedicatedProcess: true
+            command: options.command, useInit: options.flags["--use-init"] != nil
         ) { error in
             guard let fd = report.take() else { return }
             _ = try? fd.writeAll(error.map { "error \($0)" } ?? "ok")
