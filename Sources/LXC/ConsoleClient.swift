@@ -4,7 +4,64 @@ import LXCSystem
 
 // MARK: - Console clients (lxc-console)
 
+/// A client's hold on one of a container's terminals (`consoleFD(tty:)`): the controller to
+/// read and write, and the command connection that keeps a tty held. The tty is free again
+/// once both are closed (the value is dropped, or `close()`).
+public struct TerminalClient: ~Copyable {
+    /// The terminal's controller: what is written is the terminal's input, and the
+    /// container's output on it can be read.
+    public let controller: FileDescriptor
+    /// The command connection to the monitor, which holds a tty as long as it is open.
+    public let connection: FileDescriptor
+    /// The terminal's number: 0 for the console, N for tty N.
+    public let tty: Int
+
+    init(controller: consuming FileDescriptor, connection: consuming FileDescriptor, tty: Int) {
+        self.controller = controller
+        self.connection = connection
+        self.tty = tty
+    }
+
+    /// Closes both descriptors: the monitor frees the terminal.
+    public consuming func close() {
+        _ = Glibc.close(controller.release())
+        _ = Glibc.close(connection.release())
+    }
+
+    /// Hands both descriptors over to the caller, who closes them.
+    public consuming func release() -> (controller: Int32, connection: Int32) {
+        (controller.release(), connection.release())
+    }
+}
+
 extension Container {
+    /// LXC's `console_getfd`: `tty` N > 0 is the container's tty N (`lxc.tty.max`), -1 the
+    /// first one no client holds (the console when the container has none), 0 the console.
+    /// A tty stays held, and another client gets EBUSY for it, while the returned value
+    /// lives: the monitor watches its command connection, as LXC's does.
+    public func consoleFD(tty: Int) throws(ContainerError) -> TerminalClient {
+        let what = tty == 0 ? "console of \(name)" : "tty \(tty) of \(name)"
+        let answer: (reply: CommandMessage, descriptors: DescriptorList)
+        do {
+            answer = try CommandClient.send(
+                .consoleAttach, payload: [String(tty)], lxcpath: lxcpath, name: name,
+                keepingConnection: true)
+        } catch {
+            if error.errno == .ECONNREFUSED { throw .store(.notRunning(name)) }
+            throw .command(what, error)
+        }
+        let connection = answer.descriptors.take(answer.descriptors.count - 1)
+        guard answer.reply.code == 0, let connection, let fd = answer.descriptors.take(0) else {
+            let code = answer.reply.code < 0 ? answer.reply.code : -EBADF
+            throw .command(
+                what,
+                SyscallError(
+                    Errno(rawValue: -code), call: "console", object: answer.reply.payload.first))
+        }
+        let number = answer.reply.payload.first.flatMap { Int($0) } ?? 0
+        return TerminalClient(controller: fd, connection: connection, tty: number)
+    }
+
     /// LXC's `console_getfd` for the console (tty 0): the controller of a terminal the
     /// monitor joins to the container's console. What is written to it is the console's
     /// input; what the container writes can be read from it (and still reaches the ring
@@ -29,14 +86,18 @@ extension Container {
         return fd
     }
 
-    /// LXC's `console`: connects `input` and `output` to the container's console until the
+    /// LXC's `console`: connects `input` and `output` to the container's console (`tty` 0),
+    /// its tty N, or the first free tty (-1; see `consoleFD(tty:)`) until the
     /// escape sequence (Ctrl+`escape`, then `q`; Ctrl+`escape` twice sends it once) or the
     /// container stops. A terminal on `input` is put in raw mode meanwhile, and the console
     /// gets its window size.
-    public func runConsole(input: Int32 = 0, output: Int32 = 1, escape: Character = "a")
+    public func runConsole(
+        tty: Int = 0, input: Int32 = 0, output: Int32 = 1, escape: Character = "a"
+    )
         throws(ContainerError)
     {
-        let console = try consoleFD()
+        let client = try consoleFD(tty: tty)
+        let console = client.controller.rawValue
         let escapeByte = (escape.asciiValue ?? 97) & 0x1f
         var saved = termios()
         let rawInput = isatty(input) == 1 && tcgetattr(input, &saved) == 0
@@ -46,7 +107,7 @@ extension Container {
             tcsetattr(input, TCSAFLUSH, &raw)
             var size = winsize()
             if ioctl(input, UInt(TIOCGWINSZ), &size) == 0 {
-                _ = ioctl(console.rawValue, UInt(TIOCSWINSZ), &size)
+                _ = ioctl(console, UInt(TIOCSWINSZ), &size)
             }
         }
         defer { if rawInput { tcsetattr(input, TCSAFLUSH, &saved) } }
@@ -55,13 +116,16 @@ extension Container {
         var sawEscape = false
         var fds = [
             pollfd(fd: input, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: console.rawValue, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: console, events: Int16(POLLIN), revents: 0),
+            // The monitor's end of the connection closes when it exits.
+            pollfd(fd: client.connection.rawValue, events: 0x2000 /* POLLRDHUP */, revents: 0),
         ]
         while true {
-            if poll(&fds, 2, -1) < 0 { continue }  // EINTR
+            if poll(&fds, 3, -1) < 0 { continue }  // EINTR
+            if fds[2].revents != 0 { return }
             if fds[1].revents != 0 {
                 let count = buffer.withUnsafeMutableBytes {
-                    read(console.rawValue, $0.baseAddress, $0.count)
+                    read(console, $0.baseAddress, $0.count)
                 }
                 if count <= 0 { return }  // the container stopped: its monitor closed the proxy
                 Self.writeAll(output, buffer[0..<count])
@@ -81,7 +145,7 @@ extension Container {
                         forward.append(byte)
                     }
                 }
-                Self.writeAll(console.rawValue, forward[...])
+                Self.writeAll(console, forward[...])
             }
         }
     }

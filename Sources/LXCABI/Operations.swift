@@ -538,20 +538,23 @@ private func installRunning(_ c: ContainerPointer) {
             }
         }
     }
-    // Only the console (tty 0) takes clients: -1, "the first free tty", is the console too.
+    // tty 0 is the console; N > 0 tty N; -1 the first free tty (the console without ttys).
+    // For a tty the answer is LXC's: the command connection, which holds the tty until it is
+    // closed, with the controller in `ptxfd`; for the console the controller in both.
     c.pointee.console_getfd = { c, ttynum, ptxfd in
         with(c, -1) { c, box in
-            if let ttynum, ttynum.pointee > 0 {
-                report(
-                    c, "console_getfd: tty \(ttynum.pointee): lxc.tty.max ttys are not supported",
-                    errno: ENOSYS)
-                return -1
-            }
             do {
-                let fd = try box.container.consoleFD().release()
-                ttynum?.pointee = 0
-                ptxfd?.pointee = fd
-                return fd
+                let client = try box.container.consoleFD(tty: Int(ttynum?.pointee ?? -1))
+                let tty = client.tty
+                let (controller, connection) = client.release()
+                ttynum?.pointee = Int32(tty)
+                ptxfd?.pointee = controller
+                guard tty != 0 else {
+                    // The monitor does not tie the console to the connection.
+                    _ = Glibc.close(connection)
+                    return controller
+                }
+                return connection
             } catch {
                 _ = fail(c, "console_getfd", error)
                 return -1
@@ -560,16 +563,12 @@ private func installRunning(_ c: ContainerPointer) {
     }
     c.pointee.console = { c, ttynum, stdinfd, stdoutfd, _, escape in
         with(c, -1) { c, box in
-            guard ttynum <= 0 else {
-                report(
-                    c, "console: tty \(ttynum): lxc.tty.max ttys are not supported", errno: ENOSYS)
-                return -1
-            }
             // LXC's escape is the control code: 1 for Ctrl+a.
             let letter = Character(
                 Unicode.Scalar(UInt8(truncatingIfNeeded: max(1, min(escape, 26)) + 96)))
             do {
-                try box.container.runConsole(input: stdinfd, output: stdoutfd, escape: letter)
+                try box.container.runConsole(
+                    tty: Int(ttynum), input: stdinfd, output: stdoutfd, escape: letter)
                 return 0
             } catch {
                 _ = fail(c, "console", error)

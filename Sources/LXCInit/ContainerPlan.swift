@@ -144,6 +144,8 @@ extension ContainerPlan {
         w.write(rootfs.readonlyPaths)
         w.write(rootfs.writablePaths)
         w.write(rootfs.console)
+        w.write(rootfs.ttys)
+        w.write(rootfs.ttyDirectory)
         w.write(hostname)
         w.write(domainname)
         w.write(sysctls) { w, pair in
@@ -244,6 +246,8 @@ extension ContainerPlan {
         rootfs.readonlyPaths = try r.readStrings()
         rootfs.writablePaths = try r.readStrings()
         rootfs.console = try r.readOptionalString()
+        rootfs.ttys = try r.readStrings()
+        rootfs.ttyDirectory = try r.readOptionalString()
         self.init(name: name, newNamespaces: namespaces, rootfs: rootfs, arguments: [])
         joinNamespaces = joins
         hostname = try r.readOptionalString()

@@ -31,6 +31,12 @@ public struct RootfsPlan: Sendable, Equatable {
     /// The host path of the console's terminal (`/dev/pts/N`), bound onto `/dev/console`. It
     /// must be the terminal the stage has as its stdin.
     public var console: String?
+    /// The host paths of the `lxc.tty.max` ttys' terminals (`/dev/pts/N`), tty 1 first,
+    /// bound onto `/dev/tty1`….
+    public var ttys: [String] = []
+    /// `lxc.tty.dir`: the ttys are bound in `/dev/<dir>/` and `/dev/ttyN` are symlinks to
+    /// them, as LXC makes them.
+    public var ttyDirectory: String?
 
     public init(path: String) {
         self.path = path
@@ -82,6 +88,8 @@ public struct RootfsSetup: ~Copyable {
     private let devTree = DescriptorList()
     /// The console's terminal as a detached bind, when the plan has one.
     private let consoleTree = DescriptorList()
+    /// The ttys' terminals as detached binds, tty 1 first.
+    private let ttyTrees = DescriptorList()
 
     public init(_ plan: RootfsPlan) {
         self.plan = plan
@@ -126,6 +134,11 @@ public struct RootfsSetup: ~Copyable {
             try step("bind \(console) onto /dev/console") { () throws(SyscallError) in
                 let target = try resolve("/dev/console", create: .file, root: root)
                 try moveMount(tree, onto: target, name: "/dev/console")
+            }
+        }
+        for index in plan.ttys.indices {
+            try step("bind \(plan.ttys[index]) onto tty\(index + 1)") { () throws(SyscallError) in
+                try bindTTY(index, root: root)
             }
         }
         for path in plan.maskedPaths {
@@ -191,6 +204,11 @@ public struct RootfsSetup: ~Copyable {
                 consoleTree.append(try openConsole(console))
             }
         }
+        for path in plan.ttys {
+            try step("open the tty \(path)") { () throws(SyscallError) in
+                ttyTrees.append(try openTTY(path))
+            }
+        }
         if plan.bindDevices && plan.defaultDevices {
             for device in DeviceNode.standard {
                 try step("open host device \(device.path)") { () throws(SyscallError) in
@@ -213,6 +231,19 @@ public struct RootfsSetup: ~Copyable {
         guard bound.st_mode & S_IFMT == S_IFCHR, bound.st_rdev == stdin.st_rdev else {
             throw SyscallError(
                 .ENXIO, call: "open_tree", object: "\(path) is not the console on stdin")
+        }
+        return tree
+    }
+
+    /// A detached bind of a tty's terminal. Nothing on stdin to compare with: the tree must
+    /// at least be a pty peer (majors 136 to 143), not some other node the path came to name.
+    private func openTTY(_ path: String) throws(SyscallError) -> FileDescriptor {
+        let tree = try Mounts.openTree(path, flags: UInt32(OPEN_TREE_CLONE))
+        var bound = stat()
+        _ = try check(fstat(tree.rawValue, &bound), "fstat", path)
+        let major = (bound.st_rdev >> 8) & 0xfff
+        guard bound.st_mode & S_IFMT == S_IFCHR, (136...143).contains(major) else {
+            throw SyscallError(.ENXIO, call: "open_tree", object: "\(path) is not a pty")
         }
         return tree
     }
@@ -343,6 +374,28 @@ public struct RootfsSetup: ~Copyable {
                 throw SyscallError(.current, call: "symlinkat", object: "/dev/\(name)")
             }
         }
+    }
+
+    /// Binds tty `index + 1` onto `/dev/ttyN`, or onto `/dev/<dir>/ttyN` with `/dev/ttyN` a
+    /// symlink to it (whatever `/dev/ttyN` was is replaced, as LXC does).
+    private func bindTTY(_ index: Int, root: borrowing FileDescriptor) throws(SyscallError) {
+        guard let tree = ttyTrees.take(index) else { return }
+        let name = "tty\(index + 1)"
+        guard let directory = plan.ttyDirectory else {
+            let target = try resolve("/dev/" + name, create: .file, root: root)
+            try moveMount(tree, onto: target, name: "/dev/" + name)
+            return
+        }
+        let target = try resolve("/dev/\(directory)/\(name)", create: .file, root: root)
+        try moveMount(tree, onto: target, name: "/dev/\(directory)/\(name)")
+        let dev = try resolve("/dev", create: .none, root: root)
+        let devDirectory = try dev.openAt(".", O_RDONLY | O_DIRECTORY)
+        if unlinkat(devDirectory.rawValue, name, 0) < 0 && Errno.current != .ENOENT {
+            throw SyscallError(.current, call: "unlinkat", object: "/dev/" + name)
+        }
+        _ = try check(
+            symlinkat("\(directory)/\(name)", devDirectory.rawValue, name), "symlinkat",
+            "/dev/" + name)
     }
 
     /// `mknod` of `device` inside the root. An existing node is kept unless `replace`.

@@ -85,9 +85,13 @@ public enum CommandClient {
     /// With `waitingForExit`, the call returns only once the monitor has ended (its end of
     /// the connection closes when it exits; the monitor keeps a stop's connection open until
     /// then) or that many seconds have passed: a stop then needs no polling.
+    ///
+    /// With `keepingConnection`, the connection is appended to the descriptors (last) instead
+    /// of closed: the monitor ties what it gave (a tty) to it.
     public static func send(
         _ command: MonitorCommand, payload: [String] = [], descriptors: [Int32] = [],
-        lxcpath: String, name: String, waitingForExit timeout: Int? = nil
+        lxcpath: String, name: String, waitingForExit timeout: Int? = nil,
+        keepingConnection: Bool = false
     ) throws(SyscallError) -> (reply: CommandMessage, descriptors: DescriptorList) {
         let socketName = commandSocketName(lxcpath: lxcpath, name: name)
         let fd = try check(
@@ -112,6 +116,7 @@ public enum CommandClient {
             var byte: UInt8 = 0
             while recv(socket.rawValue, &byte, 1, 0) > 0 {}
         }
+        if keepingConnection { _ = message.descriptors.append(socket) }
         return (reply, message.descriptors)
     }
 }

@@ -84,6 +84,9 @@ public struct LaunchRequest: Sendable {
     /// The console a monitor gives the container (`lxc.console.*`); nil for none. A plain
     /// `Launcher.start` leaves stdio as given: only the monitor makes the terminal.
     public var console: ConsoleOptions?
+    /// The `lxc.tty.max` ttys a monitor gives the container; nil for none. Like the console,
+    /// only a monitor makes them.
+    public var ttys: TTYOptions?
     /// OCI `create`: a listening socket of the caller's that the stage waits on after `go`
     /// until `start` connects (`ContainerPlan.startGate`).
     public var startGate: Int32?

@@ -80,6 +80,8 @@ public final class Monitor {
     private var monitorCgroup: MonitorCgroup?
     /// The container's console (`lxc.console.*`); it outlives reboots of the container.
     private var console: ContainerConsole?
+    /// The container's `lxc.tty.max` ttys; they outlive reboots too.
+    private var ttys: ContainerTTYs?
     /// An fd that also gets the console's output (a foreground start's stdout), or -1.
     public var consoleMirror: Int32 = -1
     /// Where the running launch's seccomp listener is shown to other threads.
@@ -170,6 +172,10 @@ public final class Monitor {
                 console?.forwardClientInput()
                 continue
             }
+            if case .ttyClientGone(let index) = event {
+                ttys?.release(index)
+                continue
+            }
             if case .attachedListener(let index, let readable) = event {
                 serveAttachedListener(index, readable: readable)
                 continue
@@ -230,6 +236,7 @@ public final class Monitor {
         }
         var inherited = [listener]
         if let console { inherited += [console.controllerDescriptor, console.peerDescriptor] }
+        inherited += ttys?.descriptors ?? []
         do {
             keeper = try container.startKeeper(closing: inherited, monitorCgroup: monitorCgroup)
                 .release()
@@ -257,6 +264,7 @@ public final class Monitor {
     /// Gives the container the monitor's console as its stdio and `/dev/console`, making the
     /// console at the first launch (a reboot keeps it, and what its buffer holds).
     private func attachConsole(_ request: inout LaunchRequest) throws(LaunchError) {
+        try attachTTYs(&request)
         guard let options = request.console else {
             console = nil
             return
@@ -275,6 +283,23 @@ public final class Monitor {
         request.plan.rootfs.console = console.peerPath
     }
 
+    /// Makes the `lxc.tty.max` ttys at the first launch (a reboot keeps them) and names their
+    /// peers in the plan for the stage to bind.
+    private func attachTTYs(_ request: inout LaunchRequest) throws(LaunchError) {
+        guard let options = request.ttys else {
+            ttys = nil
+            return
+        }
+        if ttys?.options != options {
+            do {
+                ttys = try ContainerTTYs(options)
+            } catch {
+                throw .host(step: "allocate the ttys of lxc.tty.max", error)
+            }
+        }
+        request.plan.rootfs.ttys = ttys?.peerPaths ?? []
+    }
+
     private func standDownKeeper() {
         guard keeper >= 0 else { return }
         var byte: UInt8 = 1
@@ -288,6 +313,8 @@ public final class Monitor {
         /// An attached command's listener: a notification waits, or its filter has no
         /// process left (not readable: a hang-up).
         case attachedListener(Int, readable: Bool)
+        /// The client holding a tty (index 0 for tty 1) closed its command connection.
+        case ttyClientGone(Int)
     }
 
     private func waitForEvent(
@@ -305,6 +332,11 @@ public final class Monitor {
             pollfd(fd: console?.controllerDescriptor ?? -1, events: Int16(POLLIN), revents: 0),
             pollfd(fd: console?.clientDescriptor ?? -1, events: Int16(POLLIN), revents: 0),
         ]
+        let holders = ttys?.holderDescriptors ?? []
+        for holder in holders {
+            fds.append(pollfd(fd: holder, events: pollReadHangUp, revents: 0))
+        }
+        let listenersStart = 5 + holders.count
         for index in 0..<attachedListeners.count {
             fds.append(
                 pollfd(
@@ -317,9 +349,13 @@ public final class Monitor {
             if fds[2].revents & Int16(POLLIN) != 0 { return .seccompNotification }
             if fds[3].revents & Int16(POLLIN) != 0 { return .consoleOutput }
             if fds[4].revents != 0 { return .consoleInput }
-            for index in 5..<fds.count where fds[index].revents != 0 {
+            // Before new clients: a tty freed by a client that just left is free for the next.
+            for index in 5..<listenersStart where fds[index].revents != 0 {
+                return .ttyClientGone(index - 5)
+            }
+            for index in listenersStart..<fds.count where fds[index].revents != 0 {
                 return .attachedListener(
-                    index - 5, readable: fds[index].revents & Int16(POLLIN) != 0)
+                    index - listenersStart, readable: fds[index].revents & Int16(POLLIN) != 0)
             }
             if fds[0].revents != 0 { return .clientWaiting }
         }
@@ -387,6 +423,27 @@ public final class Monitor {
                 return
             }
         case .consoleAttach:
+            // The tty asked for: 0 (or nothing) the console, N tty N, -1 the first free tty
+            // (the console when the container has no ttys).
+            let tty = request.payload.first.flatMap { Int($0) } ?? 0
+            if tty != 0, let ttys {
+                var number = tty
+                do {
+                    let client = try ttys.attachClient(&number, connection: peer.socket.rawValue)
+                    reply.payload = [String(number)]
+                    _ = try? peer.socket.send(reply.encoded(), descriptors: [client.rawValue])
+                    return
+                } catch {
+                    reply.code = -error.errno.rawValue
+                    reply.payload = [error.description]
+                    break
+                }
+            }
+            if tty > 0 {
+                reply.code = -EINVAL
+                reply.payload = ["tty \(tty): the container has no ttys (lxc.tty.max)"]
+                break
+            }
             guard let console else {
                 reply.code = -ENOTTY
                 reply.payload = ["the container has no console (lxc.console.path = none)"]
@@ -394,6 +451,7 @@ public final class Monitor {
             }
             do {
                 let client = try console.attachClient()
+                reply.payload = ["0"]
                 _ = try? peer.socket.send(reply.encoded(), descriptors: [client.rawValue])
                 return
             } catch {

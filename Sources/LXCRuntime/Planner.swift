@@ -181,12 +181,14 @@ public enum Planner {
             request.monitorCgroup = try lxcMonitorCgroup(config)
             request.networks = networkSpecs(config)
             request.console = consoleOptions(config, warnings: &request.warnings)
+            try planTTYs(config, into: &request)
         case .oci:
             request.cgroup = try ociCgroup(config, id: name)
         }
         request.idMappings = config.idmaps
         if namespaces.contains(.user) {
             request.console?.owner = rootOwner(config.idmaps)
+            request.ttys?.owner = rootOwner(config.idmaps)
         }
         if namespaces.contains(.user) && request.idMappings.isEmpty {
             throw PlanError(
@@ -215,6 +217,23 @@ public enum Planner {
         options.logSize = console.logSize
         options.rotate = console.rotate
         return options
+    }
+
+    /// `lxc.tty.max` and `lxc.tty.dir`: the monitor makes the terminals and names them in
+    /// the plan; the directory is one name under `/dev`.
+    private static func planTTYs(_ config: ContainerConfig, into request: inout LaunchRequest)
+        throws(PlanError)
+    {
+        let count = config.console.ttyCount
+        guard count >= 0 else { throw PlanError("lxc.tty.max", "\(count) is not a count of ttys") }
+        guard count > 0 else { return }
+        request.ttys = TTYOptions(count: count)
+        if let directory = config.console.ttyDir, !directory.isEmpty {
+            guard !directory.contains("/"), directory != ".", directory != ".." else {
+                throw PlanError("lxc.tty.dir", "\(directory) is not a directory name under /dev")
+            }
+            request.plan.rootfs.ttyDirectory = directory
+        }
     }
 
     /// The host uid and gid that a user namespace maps to the container's root, if mapped.

@@ -23,7 +23,7 @@ enum CommandLineTool {
           destroy, copy      remove it, or copy it (-N NEWNAME)
           freeze, unfreeze   freeze or thaw all its processes
           cgroup             read or write one of its cgroup files, or --stats as JSON
-          console            connect this terminal to its console (Ctrl+a q leaves)
+          console            connect this terminal to its console or tty (-t N; Ctrl+a q leaves)
           console-log        print its console ring buffer (--clear, --max N)
           mount, umount      mount into or unmount inside the running container
           attach             run a command in the running container (-- COMMAND; /bin/sh)

@@ -270,20 +270,29 @@ enum LXCCommands {
         }
     }
 
-    /// `console -n NAME [-e CHAR]`: connects this terminal to the container's console until
-    /// Ctrl+CHAR q (Ctrl+a q by default), as `lxc-console` does.
+    /// `console -n NAME [-t N] [-e CHAR]`: connects this terminal to the container's tty N
+    /// (0 the console; by default the first free tty, or the console when there are none)
+    /// until Ctrl+CHAR q (Ctrl+a q by default), as `lxc-console` does.
     static func console(_ arguments: [String]) -> Int32 {
-        guard let options = parse(arguments, valued: ["-e", "--escape"], verb: "console"),
+        guard
+            let options = parse(
+                arguments, valued: ["-e", "--escape", "-t", "--tty"], verb: "console"),
             let container = container(options, verb: "console")
         else { return 2 }
         let escape = (options.flags["-e"] ?? options.flags["--escape"] ?? "a").last ?? "a"
+        let ttyText = options.flags["-t"] ?? options.flags["--tty"] ?? "-1"
+        guard let tty = Int(ttyText), tty >= -1 else {
+            printError(
+                "swiftlxc console: -t needs a tty number (0 for the console), not \(ttyText)")
+            return 2
+        }
         if isatty(0) == 1 {
             printError(
                 "Connected to \(container.name). Type <Ctrl+\(escape) q> to exit, "
                     + "<Ctrl+\(escape) Ctrl+\(escape)> to enter Ctrl+\(escape) itself.")
         }
         do {
-            try container.runConsole(escape: escape)
+            try container.runConsole(tty: tty, escape: escape)
             return 0
         } catch {
             return fail("console", container.name, error)

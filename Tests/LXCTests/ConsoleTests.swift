@@ -220,3 +220,169 @@ struct ConsoleClientTests {
         }
     }
 }
+
+/// `lxc.tty.max` ttys: the container's `/dev/ttyN` are the peers of the monitor's pty pairs,
+/// a client of tty N talks to what runs on it, and a tty is held while its client's command
+/// connection is open.
+@Suite(.enabled(if: getuid() == 0, "starting containers needs root"), .serialized)
+struct TTYTests {
+    private func container(_ tag: String, in lxcpath: TestLXCPath, _ items: [(String, String)])
+        throws -> Container
+    {
+        let container = Container(name: "\(tag)\(getpid())", lxcpath: lxcpath.path)
+        try container.create(
+            rootfs: .inPlace(rootfs),
+            items: [
+                ("lxc.net.0.type", "empty"), ("lxc.console.buffer.size", "8192"),
+                ("lxc.log.file", lxcpath.path + "/\(tag).log"), ("lxc.log.level", "DEBUG"),
+            ] + items)
+        return container
+    }
+
+    /// Reads `fd` until `marker` shows up or two seconds pass.
+    private func read(_ fd: Int32, until marker: String) -> String {
+        var text = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<200 where !text.contains(marker) {
+            var event = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&event, 1, 10) == 1 else { continue }
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            text += String(decoding: buffer[0..<count], as: UTF8.self)
+        }
+        return text
+    }
+
+    /// Reads the console log until it holds `marker` or five seconds pass.
+    private func readConsole(_ container: Container, until marker: String) throws -> String {
+        var text = ""
+        for _ in 0..<500 {
+            text += String(decoding: try container.consoleLog(), as: UTF8.self)
+            if text.contains(marker) { return text }
+            usleep(10_000)
+        }
+        return text
+    }
+
+    private func isBusy(_ error: any Error) -> Bool {
+        guard case ContainerError.command(_, let cause) = error else { return false }
+        return cause.errno == Errno.EBUSY
+    }
+
+    @Test func ttysAreDevicesAndAShellOnTTY1AnswersItsClient() throws {
+        let lxcpath = TestLXCPath("ttys")
+        let container = try container("ttys", in: lxcpath, [("lxc.tty.max", "2")])
+        let script = """
+            for t in 1 2; do [ -c /dev/tty$t ] && echo tty$t-is-a-device; done
+            setsid sh -c 'exec sh </dev/tty1 >/dev/tty1 2>&1' &
+            echo done-marker
+            exec sleep 100
+            """
+        try container.start(command: ["/bin/sh", "-c", script])
+        defer { try? container.stop() }
+        let text = try readConsole(container, until: "done-marker")
+        #expect(text.contains("tty1-is-a-device"))
+        #expect(text.contains("tty2-is-a-device"))
+
+        let client = try container.consoleFD(tty: 1)
+        #expect(client.tty == 1)
+        try client.controller.writeAll("echo on-tty-$((6*7))\n")
+        #expect(read(client.controller.rawValue, until: "on-tty-42").contains("on-tty-42"))
+        // Held: a second client of tty 1 waits.
+        #expect {
+            try container.consoleFD(tty: 1)
+        } throws: { isBusy($0) }
+        // The console is still the console's.
+        let console = try container.consoleFD(tty: 0)
+        #expect(console.tty == 0)
+    }
+
+    @Test func firstFreeTTYAndEBUSYWhenAllAreHeld() throws {
+        let lxcpath = TestLXCPath("ttyfree")
+        let container = try container("ttyfree", in: lxcpath, [("lxc.tty.max", "2")])
+        try container.start(command: ["/bin/sleep", "100"])
+        defer { try? container.stop() }
+
+        let first = try container.consoleFD(tty: -1)
+        #expect(first.tty == 1)
+        let second = try container.consoleFD(tty: -1)
+        #expect(second.tty == 2)
+        #expect {
+            try container.consoleFD(tty: -1)
+        } throws: { isBusy($0) }
+        #expect {
+            try container.consoleFD(tty: 3)
+        } throws: { error in
+            guard case ContainerError.command(_, let cause) = error else { return false }
+            return cause.errno == Errno.EINVAL
+        }
+        // Closing the first frees tty 1 for the next client.
+        first.close()
+        let again = try container.consoleFD(tty: -1)
+        #expect(again.tty == 1)
+        _ = consume second
+        let third = try container.consoleFD(tty: 2)
+        #expect(third.tty == 2)
+    }
+
+    @Test func ttyDirHoldsTheNodesAndDevTTYNAreSymlinks() throws {
+        let lxcpath = TestLXCPath("ttydir")
+        let container = try container(
+            "ttydir", in: lxcpath, [("lxc.tty.max", "1"), ("lxc.tty.dir", "lxc")])
+        let script = """
+            [ -c /dev/lxc/tty1 ] && echo node-in-dir
+            [ -L /dev/tty1 ] && echo link-$(readlink /dev/tty1)
+            echo through-the-link > /dev/tty1
+            echo done-marker
+            exec sleep 100
+            """
+        // The client connects first: what the script writes to the tty comes back to it.
+        try container.start(command: ["/bin/sh", "-c", "sleep 0.5; " + script])
+        defer { try? container.stop() }
+        let client = try container.consoleFD(tty: 1)
+        let text = try readConsole(container, until: "done-marker")
+        #expect(text.contains("node-in-dir"))
+        #expect(text.contains("link-lxc/tty1"))
+        #expect(
+            read(client.controller.rawValue, until: "through-the-link").contains("through-the-link")
+        )
+    }
+
+    @Test func userNamespaceRootOwnsTheTTYs() throws {
+        let lxcpath = TestLXCPath("ttyuserns")
+        let container = try container(
+            "ttyuserns", in: lxcpath,
+            [
+                ("lxc.tty.max", "1"), ("lxc.idmap", "u 0 100000 65536"),
+                ("lxc.idmap", "g 0 100000 65536"),
+            ])
+        let script = """
+            echo owner-$(stat -c %u /dev/tty1)
+            echo from-userns > /dev/tty1 && echo wrote-it
+            echo done-marker
+            exec sleep 100
+            """
+        try container.start(command: ["/bin/sh", "-c", "sleep 0.5; " + script])
+        defer { try? container.stop() }
+        let client = try container.consoleFD(tty: 1)
+        let text = try readConsole(container, until: "done-marker")
+        #expect(text.contains("owner-0"))
+        #expect(text.contains("wrote-it"))
+        #expect(read(client.controller.rawValue, until: "from-userns").contains("from-userns"))
+    }
+
+    @Test func noTTYsLeavesMinusOneTheConsoleAndRefusesTTY1() throws {
+        let lxcpath = TestLXCPath("ttynone")
+        let container = try container("ttynone", in: lxcpath, [])
+        try container.start(command: ["/bin/sleep", "100"])
+        defer { try? container.stop() }
+        let console = try container.consoleFD(tty: -1)
+        #expect(console.tty == 0)
+        #expect {
+            try container.consoleFD(tty: 1)
+        } throws: { error in
+            guard case ContainerError.command(_, let cause) = error else { return false }
+            return cause.errno == Errno.EINVAL
+        }
+    }
+}
