@@ -371,6 +371,52 @@ struct TTYTests {
         #expect(read(client.controller.rawValue, until: "from-userns").contains("from-userns"))
     }
 
+    @Test func aRebootKeepsTheTTYsAndTheirClients() throws {
+        let lxcpath = TestLXCPath("ttyreboot")
+        let container = try container(
+            "ttyreboot", in: lxcpath,
+            [
+                ("lxc.tty.max", "1"), ("lxc.signal.halt", "SIGUSR1"),
+                ("lxc.signal.reboot", "SIGTERM"), ("lxc.mount.auto", "proc:mixed sys:mixed"),
+            ])
+        try container.start()
+        defer { try? container.stop() }
+        let client = try container.consoleFD(tty: 1)
+        let first = container.initPID
+        #expect(try container.reboot(timeout: 20))
+        #expect(container.initPID != first)
+        // The same pty is the new container's /dev/tty1, and the client still holds it.
+        let writer = try container.attach(["/bin/sh", "-c", "echo after-reboot > /dev/tty1"])
+        #expect(try writer.wait() == .exited(0))
+        #expect(read(client.controller.rawValue, until: "after-reboot").contains("after-reboot"))
+        #expect {
+            try container.consoleFD(tty: 1)
+        } throws: { isBusy($0) }
+    }
+
+    @Test func aTTYDirThatIsNoNameUnderDevFailsTheStart() throws {
+        let lxcpath = TestLXCPath("ttybaddir")
+        let container = try container(
+            "ttybaddir", in: lxcpath, [("lxc.tty.max", "1"), ("lxc.tty.dir", "../etc")])
+        #expect {
+            try container.start(command: ["/bin/true"])
+        } throws: { error in
+            "\(error)".contains("lxc.tty.dir: ../etc is not a directory name under /dev")
+        }
+        #expect(container.state == .stopped)
+    }
+
+    @Test func theConsoleVerbNamesABadTTY() throws {
+        let lxcpath = TestLXCPath("ttycli")
+        let container = try container("ttycli", in: lxcpath, [("lxc.tty.max", "1")])
+        try container.start(command: ["/bin/sleep", "100"])
+        defer { try? container.stop() }
+        // The reason goes to stderr; a tty the container lacks fails, a bad number is usage.
+        let status = try cli(["console", "-n", container.name, "-P", lxcpath.path, "-t", "2"]).0
+        #expect(status != 0 && status != 2)
+        #expect(try cli(["console", "-n", container.name, "-P", lxcpath.path, "-t", "x"]).0 == 2)
+    }
+
     @Test func noTTYsLeavesMinusOneTheConsoleAndRefusesTTY1() throws {
         let lxcpath = TestLXCPath("ttynone")
         let container = try container("ttynone", in: lxcpath, [])

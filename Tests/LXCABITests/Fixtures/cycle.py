@@ -27,6 +27,7 @@ assert c.set_config_item("lxc.rootfs.path", rootfs)
 assert c.set_config_item("lxc.uts.name", "pycycle-host")
 assert c.set_config_item("lxc.init.cmd", "/bin/sleep 1000")
 assert c.set_config_item("lxc.environment", ["CYCLE=1"])
+assert c.set_config_item("lxc.tty.max", "1")
 assert c.get_config_item("lxc.uts.name") == "pycycle-host"
 assert "lxc.uts.name" in c.get_keys()
 assert c.create(None)
@@ -63,7 +64,7 @@ assert os.read(read, 100) == b"pycycle-host"
 os.close(read)
 
 # console_getfd: a client of the console sees what the container writes to /dev/console.
-console = c.console_getfd()
+console = c.console_getfd(0)
 assert console >= 0, console
 assert c.attach_wait(lxc.attach_run_command, ["/bin/sh", "-c", "echo via-console > /dev/console"]) == 0
 seen = b""
@@ -75,6 +76,20 @@ for _ in range(100):
         break
 assert b"via-console" in seen, seen
 os.close(console)
+
+# console_getfd(-1) with lxc.tty.max = 1: the controller of tty 1, whose peer is /dev/tty1.
+tty = c.console_getfd()
+assert tty >= 0, tty
+assert c.attach_wait(lxc.attach_run_command, ["/bin/sh", "-c", "echo via-tty1 > /dev/tty1"]) == 0
+seen = b""
+for _ in range(100):
+    ready, _, _ = select.select([tty], [], [], 0.05)
+    if ready:
+        seen += os.read(tty, 4096)
+    if b"via-tty1" in seen:
+        break
+assert b"via-tty1" in seen, seen
+os.close(tty)
 
 assert c.freeze() and c.state == "FROZEN"
 assert c.unfreeze() and c.state == "RUNNING"
