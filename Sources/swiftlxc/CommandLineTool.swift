@@ -98,7 +98,8 @@ enum CommandLineTool {
 
 extension CommandLineTool {
     /// runc's global options, before the verb: `--log FILE`, `--log-format text|json`,
-    /// `--debug`, `--root DIR`; `--systemd-cgroup`, `--rootless` and `--criu` are accepted. Returns an exit status when they are wrong.
+    /// `--debug`, `--root DIR`; `--systemd-cgroup`, `--rootless` and `--criu` are accepted.
+    /// Returns an exit status when they are wrong.
     static func takeGlobalOptions(_ arguments: inout [String]) -> Int32? {
         var logPath: String?
         var format = LogFormat.text
