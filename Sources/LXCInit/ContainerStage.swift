@@ -35,11 +35,19 @@ public enum ContainerStage {
         }
 
         do {
-            // The notify listener travels with `ready`; the host serves it from then on.
-            let listener = prepared.seccompListener
-            try socket.send(
-                SyncMessage.ready.encoded(), descriptors: listener >= 0 ? [listener] : [])
-            if listener >= 0 { close(listener) }
+            // The notify listener and the devpts mount travel with `ready`; the host serves
+            // them from then on.
+            var files: StageFiles = []
+            var descriptors: [Int32] = []
+            for (file, fd) in [
+                (StageFiles.seccompListener, prepared.seccompListener),
+                (.devptsMount, prepared.devptsMount),
+            ] where fd >= 0 {
+                files.insert(file)
+                descriptors.append(fd)
+            }
+            try socket.send(SyncMessage.stageReady(files).encoded(), descriptors: descriptors)
+            for fd in descriptors { close(fd) }
             let reply = try socket.receive(capacity: 64)
             guard !reply.bytes.isEmpty, try SyncMessage(decoding: reply.bytes) == .go else {
                 return 1  // the host went away or changed its mind
@@ -209,6 +217,7 @@ public enum ContainerStage {
         } catch {
             throw StageFailure(step: error.step, error.cause)
         }
+        let devptsMount = rootfs.takeDevptsMount()?.release() ?? -1
         if plan.rootfs.console != nil {
             // The console on stdin becomes the controlling terminal of a new session, which
             // the init inherits: a shell on it gets job control and ^C.
@@ -238,6 +247,7 @@ public enum ContainerStage {
 
         var prepared = try PreparedExec(plan: plan)
         prepared.seccompListener = listener
+        prepared.devptsMount = devptsMount
         return prepared
     }
 
@@ -406,6 +416,8 @@ struct PreparedExec {
     let envp: CStringArray
     /// The seccomp notify listener to hand to the host with `ready`, or -1.
     var seccompListener: Int32 = -1
+    /// The container's devpts mount to hand to the host with `ready`, or -1.
+    var devptsMount: Int32 = -1
     /// Files the caller passes beyond stdio, at 4… in the stage and 3… in the workload.
     let extraFiles: Int32
 

@@ -45,6 +45,9 @@ public enum SyncMessage: Equatable, Sendable {
     /// An attached command's terminal controller, passed alongside, with the peer's name
     /// inside the container (`/dev/pts/0`): the caller hands it to `--console-socket`.
     case terminal(String)
+    /// The container's stage is set up and waits for `go`; the descriptors `files` names
+    /// are passed alongside, in the order of `StageFiles`' bits.
+    case stageReady(StageFiles)
 
     public func encoded() -> [UInt8] {
         var w = WireWriter()
@@ -67,6 +70,9 @@ public enum SyncMessage: Equatable, Sendable {
         case .terminal(let path):
             w.write(UInt32(6))
             w.write(path)
+        case .stageReady(let files):
+            w.write(UInt32(7))
+            w.write(files.rawValue)
         }
         return w.bytes
     }
@@ -89,9 +95,30 @@ public enum SyncMessage: Equatable, Sendable {
             self = .seccompListener
         case 6:
             self = .terminal(try r.readString())
+        case 7:
+            self = .stageReady(StageFiles(rawValue: try r.readUInt32()))
         case let tag:
             throw WireError("unknown sync message \(tag)")
         }
+    }
+}
+
+/// Which descriptors the container's stage passes with `stageReady`: one for each bit set,
+/// lowest bit first, so a message with `[.seccompListener, .devptsMount]` carries the
+/// listener at 0 and the devpts mount at 1.
+public struct StageFiles: OptionSet, Equatable, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// The seccomp notify listener of the container's filter.
+    public static let seccompListener = StageFiles(rawValue: 1 << 0)
+    /// The mount of the container's devpts instance (LXC's `devpts_fd`).
+    public static let devptsMount = StageFiles(rawValue: 1 << 1)
+
+    /// The index of `file` among the descriptors passed, or nil when it is not passed.
+    public func index(of file: StageFiles) -> Int? {
+        guard contains(file) else { return nil }
+        return (rawValue & (file.rawValue - 1)).nonzeroBitCount
     }
 }
 

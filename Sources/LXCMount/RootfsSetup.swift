@@ -90,9 +90,17 @@ public struct RootfsSetup: ~Copyable {
     private let consoleTree = DescriptorList()
     /// The ttys' terminals as detached binds, tty 1 first.
     private let ttyTrees = DescriptorList()
+    /// The devpts instance's mount once it is on `/dev/pts`, kept for LXC's `devpts_fd`.
+    private let devptsMount = DescriptorList()
 
     public init(_ plan: RootfsPlan) {
         self.plan = plan
+    }
+
+    /// After `run`, the mount fd of the container's devpts instance (its root, on `/dev/pts`),
+    /// or nil when the plan mounts none. The caller owns it; a second call returns nil.
+    public func takeDevptsMount() -> FileDescriptor? {
+        devptsMount.take(0)
     }
 
     /// Runs every step. On return the process's root is the container's.
@@ -362,6 +370,7 @@ public struct RootfsSetup: ~Copyable {
         if plan.devpts, let tree = devTree.take(devTree.count - 1) {
             let target = try resolve("/dev/pts", create: .directory, root: root)
             try moveMount(tree, onto: target, name: "/dev/pts")
+            _ = devptsMount.append(tree)
         }
         let dev = try resolve("/dev", create: .none, root: root)
         let links = [

@@ -20,6 +20,8 @@ public enum MonitorCommand: UInt32, Sendable {
     case attachContext = 13
     case addSeccompListener = 14
     case consoleAttach = 15
+    /// The container's devpts mount as a descriptor (LXC's `LXC_CMD_GET_DEVPTS_FD`).
+    case getDevptsFD = 16
 }
 
 /// One request or reply on a monitor's command socket: a command (or a status, `-errno`),

@@ -76,6 +76,8 @@ final class HostResources {
     var network: NetworkSetup?
     /// The seccomp notify listener the stage handed over with `ready`, or -1.
     var seccompListener: Int32 = -1
+    /// The container's devpts mount the stage handed over with `ready`, or -1.
+    var devptsMount: Int32 = -1
     /// The container's hooks; `stop` and `post-stop` run from `release`.
     var hooks = HookSet()
     var started = false
@@ -164,6 +166,10 @@ final class HostResources {
         if seccompListener >= 0 {
             close(seccompListener)
             seccompListener = -1
+        }
+        if devptsMount >= 0 {
+            close(devptsMount)
+            devptsMount = -1
         }
         if let network {
             for problem in network.teardown() { log.warn("network teardown: \(problem)") }

@@ -113,6 +113,10 @@ public struct LaunchedContainer: ~Copyable {
     /// until `releaseResources` (the monitor serves it).
     public var seccompListener: Int32 { resources.seccompListener }
 
+    /// The mount of the container's devpts instance (its root), or -1 when the container has
+    /// none; owned by the launch until `releaseResources` (the monitor hands out copies).
+    public var devptsMount: Int32 { resources.devptsMount }
+
     /// Removes what the host made for the container (network devices, cgroups) once its init
     /// has ended. `wait()` does this itself.
     public func releaseResources() {
@@ -287,9 +291,12 @@ public enum Launcher {
             try send(.plan(request.plan), on: socket)
             let (reply, descriptors) = try receiveWithDescriptors(on: socket)
             switch reply {
-            case .ready:
-                if let listener = descriptors.take(0) {
-                    resources.seccompListener = listener.release()
+            case .stageReady(let files):
+                if let index = files.index(of: .seccompListener), let fd = descriptors.take(index) {
+                    resources.seccompListener = fd.release()
+                }
+                if let index = files.index(of: .devptsMount), let fd = descriptors.take(index) {
+                    resources.devptsMount = fd.release()
                 }
             case .failed(let failure): throw LaunchError.container(failure)
             case nil: throw LaunchError.stageDied((try? process.wait()) ?? .exited(-1))

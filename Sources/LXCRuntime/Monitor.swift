@@ -397,6 +397,12 @@ public final class Monitor {
             }
             descriptors = [container.seccompListener]
             listenerHandedOut = true
+        case .getDevptsFD:
+            guard container.devptsMount >= 0 else {
+                reply.code = -ENOENT
+                break
+            }
+            descriptors = [container.devptsMount]
         case .stop:
             stopping = true
             state = .stopping
