@@ -53,7 +53,8 @@ public enum APIExtensions {
         Entry(name: "time_namespace", isAvailable: true),
         // allowlist/denylist and whitelist/blacklist (LXCPolicyParserTests).
         Entry(name: "seccomp_allow_deny_syntax", isAvailable: true),
-        Entry(name: "devpts_fd", isAvailable: false),
+        // The monitor hands out the devpts mount (DevptsFDTests).
+        Entry(name: "devpts_fd", isAvailable: true),
         // The monitor hands out the listener (ContainerSeccompTests).
         Entry(name: "seccomp_notify_fd_active", isAvailable: true),
         // The monitor sends LXC's proxy datagram with the listener as third fd

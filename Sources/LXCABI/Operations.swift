@@ -585,6 +585,15 @@ private func installRunning(_ c: ContainerPointer) {
             }
         }
     }
+    c.pointee.devpts_fd = { c in
+        with(c, -EINVAL) { c, box in
+            do {
+                return try box.container.devptsFD().release()
+            } catch {
+                return -fail(c, "devpts_fd", error)
+            }
+        }
+    }
     c.pointee.seccomp_notify_fd_active = { c in
         with(c, -EINVAL) { c, box in
             do {
@@ -638,8 +647,5 @@ private func installUnimplemented(_ c: ContainerPointer) {
     c.pointee.migrate = { c, _, _, _ in
         notImplemented(c, "migrate")
         return -1
-    }
-    c.pointee.devpts_fd = { c in
-        -notImplemented(c, "devpts_fd")
     }
 }

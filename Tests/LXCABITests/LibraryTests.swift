@@ -24,6 +24,23 @@ import Testing
     }
 
     @Test(.enabled(if: getuid() == 0, "starts a container"))
+    func devptsFDOpensAPtyOfTheContainer() throws {
+        let library = try builtLibrary()
+        let work = try TemporaryDirectory()
+        let binary = work.path + "/devpts-check"
+        let compile = try run(
+            "/usr/bin/cc", ["cc", "-Wall", "-o", binary, fixture("devpts-check.c"), "-llxc"])
+        try #require(compile.status == .exited(0), "cc: \(compile.output)")
+        let lxcpath = work.path + "/lxcpath"
+        mkdir(lxcpath, 0o755)
+        let check = try run(
+            binary, ["devpts-check", lxcpath, rootfs],
+            environment: ["LD_LIBRARY_PATH=\(work.path)"], linking: library, into: work.path)
+        #expect(check.status == .exited(0))
+        #expect(check.output.hasSuffix("ok\n"), "\(check.output)")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "starts a container"))
     func python3LXCCycle() throws {
         let library = try builtLibrary()
         guard access("/usr/bin/python3", X_OK) == 0,

@@ -27,7 +27,7 @@ import Testing
                 "network_l2proxy", "network_gateway_device_route", "network_phys_macvlan_mtu",
                 "network_veth_router", "cgroup2_devices", "cgroup2", "pidfd",
                 "cgroup_advanced_isolation", "time_namespace",
-                "seccomp_allow_deny_syntax", "seccomp_notify_fd_active",
+                "seccomp_allow_deny_syntax", "devpts_fd", "seccomp_notify_fd_active",
                 "seccomp_proxy_send_notify_fd",
             ])
         // Implemented in part, or not tested on a kernel that has the feature.
