@@ -63,8 +63,10 @@ public enum APIExtensions {
         Entry(name: "idmapped_mounts", isAvailable: false),
         Entry(name: "idmapped_mounts_v2", isAvailable: false),
         Entry(name: "core_scheduling", isAvailable: false),
-        Entry(name: "cgroup2_auto_mounting", isAvailable: false),
-        Entry(name: "environment_runtime_hooks", isAvailable: false),
+        // lxc.mount.auto's cgroup2 tokens, in the container's cgroup namespace (AutoMountEnvTests).
+        Entry(name: "cgroup2_auto_mounting", isAvailable: true),
+        // lxc.environment.runtime for the init, .hooks for the hooks (AutoMountEnvTests).
+        Entry(name: "environment_runtime_hooks", isAvailable: true),
     ]
 
     /// The names that are available, in LXC's order.

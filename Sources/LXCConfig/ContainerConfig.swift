@@ -269,6 +269,8 @@ public struct ContainerConfig: Sendable, Equatable {
         public var lxc: [String: [Hook]] = [:]
         /// `lxc.hook.version`: 1 passes the details as environment variables.
         public var lxcVersion = 0
+        /// `lxc.environment` then `lxc.environment.hooks`: what LXC's hooks get besides `LXC_*`.
+        public var lxcEnvironment: [String] = []
         /// OCI hooks by stage name (`prestart`, `createRuntime`, …).
         public var oci: [String: [Hook]] = [:]
         public init() {}

@@ -90,8 +90,16 @@ public enum ConfigKeys {
             "console log file size limit, rounded like lxc.console.buffer.size"),
         ConfigKey("lxc.sched.core", "0|1", "give the container its own core-scheduling cookie"),
         ConfigKey(
+            "lxc.environment.runtime", "<NAME>=<value>|<NAME>",
+            "environment variable of the init (and attached processes) only, like lxc.environment; "
+                + "repeatable"),
+        ConfigKey(
+            "lxc.environment.hooks", "<NAME>=<value>|<NAME>",
+            "environment variable of the hooks only, like lxc.environment; repeatable"),
+        ConfigKey(
             "lxc.environment", "<NAME>=<value>|<NAME>",
-            "environment variable of the init; a bare name copies the caller's value; repeatable"),
+            "environment variable of the init and the hooks; a bare name copies the caller's value; "
+                + "repeatable"),
         ConfigKey("lxc.ephemeral", "0|1", "destroy the container when it stops"),
         ConfigKey("lxc.execute.cmd", "<command line>", "command lxc-execute runs"),
         ConfigKey("lxc.group", "<group>", "autostart group the container belongs to; repeatable"),

@@ -74,7 +74,8 @@ public struct LXCConfiguration: Sendable, Equatable {
     ]
     /// Multi-valued keys LXC reads back one value a line, each ending in a newline.
     static let lineLists: Set<String> = [
-        "lxc.apparmor.raw", "lxc.environment", "lxc.group", "lxc.mount.entry",
+        "lxc.apparmor.raw", "lxc.environment", "lxc.environment.hooks", "lxc.environment.runtime",
+        "lxc.group", "lxc.mount.entry",
         "lxc.hook.autodev", "lxc.hook.clone", "lxc.hook.destroy", "lxc.hook.mount",
         "lxc.hook.post-stop", "lxc.hook.pre-mount", "lxc.hook.pre-start", "lxc.hook.start",
         "lxc.hook.start-host", "lxc.hook.stop",
@@ -288,7 +289,7 @@ public struct LXCConfiguration: Sendable, Equatable {
         if Self.lineLists.contains(key) {
             if value.isEmpty {
                 lists[key] = nil
-            } else if key == "lxc.environment" {
+            } else if key.hasPrefix("lxc.environment") {
                 lists[key, default: []].append(try Self.environmentEntry(value))
             } else {
                 lists[key, default: []].append(value)

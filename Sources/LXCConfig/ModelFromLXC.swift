@@ -33,7 +33,11 @@ extension ContainerConfig {
         } else {
             process.args = ["/sbin/init"]
         }
-        process.env = lists["lxc.environment"] ?? []
+        // lxc.environment reaches the init and the hooks; .runtime only the init, .hooks only
+        // the hooks, each after the shared ones (LXC 7.0).
+        let sharedEnvironment = lists["lxc.environment"] ?? []
+        process.env = sharedEnvironment + (lists["lxc.environment.runtime"] ?? [])
+        hooks.lxcEnvironment = sharedEnvironment + (lists["lxc.environment.hooks"] ?? [])
         process.cwd = initCommand.cwd ?? "/"
         process.uid = initCommand.uid ?? 0
         process.gid = initCommand.gid ?? 0

@@ -13,7 +13,8 @@ public struct HookSet: Sendable, Equatable {
     /// `start-host`, `stop`, `post-stop`, `clone`, `destroy`), each an argv.
     public var commands: [String: [[String]]] = [:]
     public var version = 0
-    /// `LXC_*` variables every hook gets (`LXC_NAME`, `LXC_CONFIG_FILE`, `LXC_ROOTFS_PATH`…).
+    /// What every hook gets: the config's `lxc.environment` and `lxc.environment.hooks`, then
+    /// the `LXC_*` variables (`LXC_NAME`, `LXC_CONFIG_FILE`, `LXC_ROOTFS_PATH`…).
     public var environment: [String] = []
     public var name = ""
 
@@ -27,8 +28,11 @@ public struct HookSet: Sendable, Equatable {
         for command in commands[stage] ?? [] {
             guard let program = command.first else { continue }
             let arguments = version == 0 ? command + [name, "lxc", stage] : command
+            // A PATH from the config (lxc.environment.hooks) replaces the default one.
+            let hasPath = self.environment.contains { $0.hasPrefix("PATH=") }
             var environment =
-                ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+                (hasPath
+                    ? [] : ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
                 + self.environment + extra
             environment += [
                 "LXC_HOOK_TYPE=\(stage)", "LXC_HOOK_SECTION=lxc", "LXC_HOOK_VERSION=\(version)",

@@ -395,14 +395,33 @@ public enum Planner {
         case nil:
             break
         }
-        if let cgroup = auto.cgroup {
+        if let cgroup = auto.cgroup, cgroup.kind == .cgroup2 {
+            // LXC 4.0.12: every cgroup2 token is forced, and mounts the unified hierarchy as
+            // the container's cgroup namespace sees it, so it needs that namespace.
+            guard namespaces.contains(.cgroup) else {
+                throw PlanError(
+                    "lxc.mount.auto",
+                    "cgroup2 needs a cgroup namespace, and lxc.namespace.keep keeps the caller's")
+            }
+            guard hostHasUnifiedHierarchy() else {
+                throw PlanError(
+                    "lxc.mount.auto", "cgroup2: no unified cgroup hierarchy is mounted on the host")
+            }
+            mounts += try cgroupMounts(cgroup2Only: true, readOnly: cgroup.mode == .ro)
+        } else if let cgroup = auto.cgroup {
             let readOnly = cgroup.mode != .rw
-            mounts += try cgroupMounts(cgroup2Only: cgroup.kind == .cgroup2, readOnly: readOnly)
+            mounts += try cgroupMounts(cgroup2Only: false, readOnly: readOnly)
         }
         if auto.sharedMounts != nil {
             throw PlanError("lxc.mount.auto", "shmounts is not supported yet")
         }
         return mounts
+    }
+
+    /// True when the host has a cgroup2 (unified) hierarchy mounted, alone or beside v1 ones.
+    private static func hostHasUnifiedHierarchy() -> Bool {
+        let info = (try? FileContents.readText("/proc/self/mountinfo")) ?? ""
+        return info.split(separator: "\n").contains { $0.contains(" - cgroup2 ") }
     }
 
     /// The host's cgroup hierarchies, mounted again inside the container's cgroup namespace.
@@ -602,10 +621,12 @@ public enum Planner {
         hooks.name = name
         hooks.version = config.hooks.lxcVersion
         hooks.commands = config.hooks.lxc.mapValues { $0.map(\.args) }
-        hooks.environment = [
-            "LXC_NAME=\(name)", "LXC_ROOTFS_PATH=\(rootfs)", "LXC_ROOTFS_MOUNT=\(rootfs)",
-            "LXC_CGNS_AWARE=1",
-        ]
+        // lxc.environment and lxc.environment.hooks, never lxc.environment.runtime.
+        hooks.environment =
+            config.hooks.lxcEnvironment + [
+                "LXC_NAME=\(name)", "LXC_ROOTFS_PATH=\(rootfs)", "LXC_ROOTFS_MOUNT=\(rootfs)",
+                "LXC_CGNS_AWARE=1",
+            ]
         return hooks
     }
 
