@@ -70,8 +70,20 @@ public enum DetachedMount {
         let trees = DescriptorList()
         func namespace(_ value: String, key: String) throws(RootfsError) -> FileDescriptor {
             let path = value == "container" ? container : value
-            do {
-                return try FileDescriptor.open(path, O_RDONLY)
+            do throws(SyscallError) {
+                let fd = try FileDescriptor.open(path, O_RDONLY)
+                // The kernel's EINVAL for any other file would not say what is wrong.
+                var link = [UInt8](repeating: 0, count: 64)
+                let count = link.withUnsafeMutableBytes {
+                    readlink(
+                        "/proc/self/fd/\(fd.rawValue)",
+                        $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
+                }
+                guard count > 0, link[0..<count].starts(with: Array("user:[".utf8)) else {
+                    throw SyscallError(
+                        .EINVAL, call: "open", object: "\(path) is not a user namespace")
+                }
+                return fd
             } catch {
                 throw RootfsError(
                     step: "\(key) idmap=\(value): open the user namespace", cause: error)

@@ -88,7 +88,7 @@ struct IdmappedMountTests {
         let scratch = try Scratch("entry")
         defer { scratch.remove() }
         // The rootfs itself is not idmapped here: container root may not create the targets.
-        try shell("mkdir \(scratch.rootfs)/mnt/x \(scratch.rootfs)/mnt/y")
+        try shell("mkdir \(scratch.rootfs)/mnt/x \(scratch.rootfs)/mnt/y \(scratch.rootfs)/mnt/z")
         let before = mountTable()
         let (output, status) = try run(
             ExecuteOptions(
@@ -99,16 +99,59 @@ struct IdmappedMountTests {
                         "\(scratch.shared) mnt/x none bind,create=dir,idmap=container 0 0"
                     ),
                     ("lxc.mount.entry", "\(scratch.shared) mnt/y none bind,create=dir 0 0"),
+                    (
+                        "lxc.mount.entry",
+                        "\(scratch.shared) mnt/z none bind,ro,create=dir,idmap=container 0 0"
+                    ),
+                    (
+                        "lxc.mount.entry",
+                        "/nonexistent mnt/w none bind,optional,create=dir,idmap=container 0 0"
+                    ),
                 ],
                 command: [
                     "/bin/sh", "-c",
-                    "stat -c %u /mnt/x/file /mnt/y/file; echo z > /mnt/x/new && stat -c %u /mnt/x/new",
+                    "stat -c %u /mnt/x/file /mnt/y/file /mnt/z/file; echo z > /mnt/x/new && stat -c %u /mnt/x/new;"
+                        + " echo z > /mnt/z/new || echo read-only; test -e /mnt/w || echo skipped",
                 ]))
         #expect(status == .exited(0))
-        #expect(output == "0\n65534\n0\n")
+        #expect(output == "0\n65534\n0\n0\nread-only\nskipped\n")
         var info = stat()
         #expect(stat(scratch.shared + "/new", &info) == 0 && info.st_uid == 0)
         #expect(mountTable() == before)
+    }
+
+    @Test func mountEntryIdmappedToANamespacePath() throws {
+        let scratch = try Scratch("path")
+        defer { scratch.remove() }
+        // A user namespace of another process, mapped by hand; the container has none.
+        let holder = try Spawn.start(
+            SpawnRequest(
+                path: "/usr/bin/unshare", arguments: ["unshare", "--user", "sleep", "60"],
+                fileMap: [0, 2, 2]))
+        defer {
+            try? holder.signal(SIGKILL)
+            _ = try? holder.wait()
+        }
+        var mapped = false
+        for _ in 0..<100 where !mapped {
+            mapped =
+                (try? FileContents.write("0 100000 65536\n", to: "/proc/\(holder.pid)/uid_map"))
+                != nil
+            if !mapped { usleep(10000) }
+        }
+        try FileContents.write("0 100000 65536\n", to: "/proc/\(holder.pid)/gid_map")
+        let (output, status) = try run(
+            ExecuteOptions(
+                name: "idmap-path", rootfs: scratch.rootfs,
+                items: [
+                    (
+                        "lxc.mount.entry",
+                        "\(scratch.shared) mnt/x none bind,create=dir,idmap=/proc/\(holder.pid)/ns/user 0 0"
+                    )
+                ],
+                command: ["/bin/sh", "-c", "stat -c %u:%g /mnt/x/file"]))
+        #expect(status == .exited(0))
+        #expect(output == "100000:100000\n")
     }
 
     @Test(arguments: [
@@ -126,7 +169,8 @@ struct IdmappedMountTests {
         ),
         (
             "lxc.mount.entry", "SHARED mnt/x none bind,create=dir,idmap=/etc/hostname 0 0",
-            "lxc.mount.entry idmap=/etc/hostname", true
+            "lxc.mount.entry idmap=/etc/hostname: open the user namespace: open /etc/hostname is not a user namespace",
+            true
         ),
         (
             "lxc.mount.entry", "SHARED mnt/x none bind,create=dir,idmap=/nonexistent 0 0",
