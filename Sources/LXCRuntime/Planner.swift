@@ -93,7 +93,7 @@ public enum Planner {
             rootfs.mounts.append(
                 try mountSpec(mount, index: index, rootfs: rootfsPath, flavor: flavor))
         }
-        try checkIdmaps(rootfs, namespaces: namespaces)
+        try checkIdmaps(rootfs, namespaces: namespaces, flavor: flavor)
         rootfs.devices = try config.devices.map { device throws(PlanError) in try deviceNode(device)
         }
         rootfs.maskedPaths = config.maskedPaths
@@ -474,9 +474,10 @@ public enum Planner {
 
     /// `idmap=` only on binds, and `idmap=container` only with a new user namespace (the host
     /// makes the trees from the stage's before it could join another).
-    private static func checkIdmaps(_ rootfs: RootfsPlan, namespaces: NamespaceSet)
+    private static func checkIdmaps(_ rootfs: RootfsPlan, namespaces: NamespaceSet, flavor: Flavor)
         throws(PlanError)
     {
+        let key = flavor == .lxc ? "lxc.mount.entry" : "mounts"
         let noUserNamespace = "idmap=container needs a new user namespace (lxc.idmap)"
         if rootfs.idmap == "container" && !namespaces.contains(.user) {
             throw PlanError("lxc.rootfs.options", noUserNamespace)
@@ -484,10 +485,10 @@ public enum Planner {
         for mount in rootfs.mounts {
             guard let value = mount.options.idmap else { continue }
             if !mount.isBind {
-                throw PlanError("lxc.mount.entry", "\(mount.target): idmap= needs a bind mount")
+                throw PlanError(key, "\(mount.target): idmap= needs a bind mount")
             }
             if value == "container" && !namespaces.contains(.user) {
-                throw PlanError("lxc.mount.entry", "\(mount.target): \(noUserNamespace)")
+                throw PlanError(key, "\(mount.target): \(noUserNamespace)")
             }
         }
     }
