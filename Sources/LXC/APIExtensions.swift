@@ -60,8 +60,9 @@ public enum APIExtensions {
         // The monitor sends LXC's proxy datagram with the listener as third fd
         // (ContainerSeccompProxyTests).
         Entry(name: "seccomp_proxy_send_notify_fd", isAvailable: true),
-        Entry(name: "idmapped_mounts", isAvailable: false),
-        Entry(name: "idmapped_mounts_v2", isAvailable: false),
+        // lxc.rootfs.options and lxc.mount.entry idmap= (IdmappedMountTests).
+        Entry(name: "idmapped_mounts", isAvailable: true),
+        Entry(name: "idmapped_mounts_v2", isAvailable: true),
         Entry(name: "core_scheduling", isAvailable: false),
         // lxc.mount.auto's cgroup2 tokens, in the container's cgroup namespace (AutoMountEnvTests).
         Entry(name: "cgroup2_auto_mounting", isAvailable: true),

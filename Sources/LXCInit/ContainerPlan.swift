@@ -118,6 +118,7 @@ extension ContainerPlan {
         w.write(rootfs.defaultDevices)
         w.write(rootfs.devpts)
         w.write(rootfs.bindDevices)
+        w.write(rootfs.idmap)
         w.write(rootfs.mounts) { w, mount in
             w.write(mount.source)
             w.write(mount.target)
@@ -130,6 +131,7 @@ extension ContainerPlan {
             w.write(options.create.rawValue)
             w.write(options.optional)
             w.write(options.data)
+            w.write(options.idmap)
         }
         w.write(rootfs.devices) { w, device in
             w.write(device.path)
@@ -214,6 +216,7 @@ extension ContainerPlan {
         rootfs.defaultDevices = try r.readBool()
         rootfs.devpts = try r.readBool()
         rootfs.bindDevices = try r.readBool()
+        rootfs.idmap = try r.readOptionalString()
         rootfs.mounts = try r.readArray { r throws(WireError) -> MountSpec in
             let source = try r.readString()
             let target = try r.readString()
@@ -230,6 +233,7 @@ extension ContainerPlan {
             options.create = mode
             options.optional = try r.readBool()
             options.data = try r.readStrings()
+            options.idmap = try r.readOptionalString()
             return MountSpec(source: source, target: target, type: type, options: options)
         }
         rootfs.devices = try r.readArray { r throws(WireError) -> DeviceNode in

@@ -16,8 +16,9 @@ public enum ContainerStage {
         guard (try? socket.setCloseOnExec(true)) != nil else { return 1 }
 
         let plan: ContainerPlan
+        let idmapped: DescriptorList
         do {
-            plan = try receivePlan(socket)
+            (plan, idmapped) = try receivePlan(socket)
         } catch {
             report(
                 StageFailure(
@@ -28,7 +29,7 @@ public enum ContainerStage {
 
         let prepared: PreparedExec
         do {
-            prepared = try setUp(plan)
+            prepared = try setUp(plan, idmapped: idmapped)
         } catch {
             report(error, on: socket)
             return error.isExecFailure ? 127 : 1
@@ -95,12 +96,15 @@ public enum ContainerStage {
         return moved == syncSocketDescriptor
     }
 
-    private static func receivePlan(_ socket: borrowing FileDescriptor) throws -> ContainerPlan {
-        let message = try socket.receive(capacity: syncMessageCapacity, maxDescriptors: 0)
+    /// The plan, with the idmapped trees the host made for it (`idmap=`) as `SCM_RIGHTS`.
+    private static func receivePlan(_ socket: borrowing FileDescriptor) throws
+        -> (ContainerPlan, DescriptorList)
+    {
+        let message = try socket.receive(capacity: syncMessageCapacity, maxDescriptors: 253)
         guard case .plan(let plan) = try SyncMessage(decoding: message.bytes) else {
             throw WireError("expected a plan")
         }
-        return plan
+        return (plan, message.descriptors)
     }
 
     static func report(_ failure: StageFailure, on socket: borrowing FileDescriptor) {
@@ -110,7 +114,9 @@ public enum ContainerStage {
     // MARK: - The steps, in order
 
     /// Performs every step of `plan` up to the exec, and prepares the exec itself.
-    static func setUp(_ plan: ContainerPlan) throws(StageFailure) -> PreparedExec {
+    static func setUp(_ plan: ContainerPlan, idmapped: DescriptorList = DescriptorList())
+        throws(StageFailure) -> PreparedExec
+    {
         // Everything below changes this process; a second thread would see half of it.
         if ProcessControl.threadCount() != 1 {
             throw StageFailure(
@@ -197,7 +203,7 @@ public enum ContainerStage {
         // pre-mount runs in the container's namespaces before its root is set up; mount and
         // autodev once the mounts are in place, still with the host's files reachable.
         try runHooks("pre-mount", plan)
-        var rootfs = RootfsSetup(plan.rootfs)
+        var rootfs = RootfsSetup(plan.rootfs, idmapped: idmapped)
         rootfs.beforePivot = { () throws(HookError) in
             do throws(HookFailure) {
                 try plan.hooks.run("mount")

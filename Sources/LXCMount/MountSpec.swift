@@ -41,6 +41,9 @@ public struct MountOptions: Sendable, Equatable {
     public var optional = false
     /// Options handed to the filesystem (`mode=755`, `size=64k`, `newinstance`).
     public var data: [String] = []
+    /// LXC's `idmap=`: `container` (the container's user namespace) or the path of a user
+    /// namespace (`/proc/PID/ns/user`); the bind becomes an idmapped mount of that namespace.
+    public var idmap: String?
 
     public init() {}
 
@@ -66,7 +69,13 @@ public struct MountOptions: Sendable, Equatable {
                 guard let mode = CreateMode(rawValue: String(word.dropFirst(7))), mode != .none
                 else { throw .invalid(word) }
                 create = mode
-            } else if word.hasPrefix("idmap=") || word == "relative" {
+            } else if word.hasPrefix("idmap=") {
+                let value = String(word.dropFirst(6))
+                guard value == "container" || (value.hasPrefix("/") && value.count > 1) else {
+                    throw .invalid(word)
+                }
+                idmap = value
+            } else if word == "relative" {
                 throw .unsupported(word)
             } else {
                 data.append(word)

@@ -9,6 +9,10 @@ public struct RootfsPlan: Sendable, Equatable {
     public var readOnly: Bool = false
     /// `MOUNT_ATTR_*` for the root's own mount (`lxc.rootfs.options` such as `nodev,nosuid`).
     public var attributes: UInt64 = 0
+    /// `lxc.rootfs.options` `idmap=`: `container` or a user namespace's path. The host makes
+    /// the idmapped tree (only it holds CAP_SYS_ADMIN over the filesystem) and the stage mounts
+    /// it on `path` in place of the plain bind.
+    public var idmap: String?
     /// Propagation of `/` once pivoted (`MS_SHARED|MS_REC`…); 0 keeps it a slave of the host.
     public var propagation: UInt = 0
     /// Mount a tmpfs on `/dev` before the mounts (LXC's autodev).
@@ -93,8 +97,15 @@ public struct RootfsSetup: ~Copyable {
     /// The devpts instance's mount once it is on `/dev/pts`, kept for LXC's `devpts_fd`.
     private let devptsMount = DescriptorList()
 
-    public init(_ plan: RootfsPlan) {
+    /// The host's idmapped trees (`DetachedMount.idmappedTrees`), taken in order.
+    private let idmapped: DescriptorList
+    private var nextIdmapped = 0
+
+    /// `idmapped` holds the trees the host made for `idmap=`: the rootfs's first, then each
+    /// idmapped bind in order.
+    public init(_ plan: RootfsPlan, idmapped: DescriptorList = DescriptorList()) {
         self.plan = plan
+        self.idmapped = idmapped
     }
 
     /// After `run`, the mount fd of the container's devpts instance (its root, on `/dev/pts`),
@@ -104,7 +115,7 @@ public struct RootfsSetup: ~Copyable {
     }
 
     /// Runs every step. On return the process's root is the container's.
-    public func run() throws(RootfsError) {
+    public mutating func run() throws(RootfsError) {
         try prepare()
         do {
             try beforePivot()
@@ -167,16 +178,24 @@ public struct RootfsSetup: ~Copyable {
 
     // MARK: - Before pivot_root
 
-    private func prepare() throws(RootfsError) {
+    private mutating func prepare() throws(RootfsError) {
         // Nothing mounted from here on may propagate back to the host.
         try step("make / a slave of the host") { () throws(SyscallError) in
             try Mounts.mount(
                 source: nil, target: "/", flags: UInt(MS_REC) | UInt(MS_SLAVE))
         }
-        try step("bind the root filesystem \(plan.path)") { () throws(SyscallError) in
-            try Mounts.mount(
-                source: plan.path, target: plan.path, type: "bind",
-                flags: UInt(MS_BIND) | UInt(MS_REC))
+        if let value = plan.idmap {
+            let tree = try takeIdmapped("lxc.rootfs.options idmap=\(value)")
+            try step("mount the idmapped root filesystem \(plan.path)") { () throws(SyscallError) in
+                let target = try FileDescriptor.open(plan.path, O_PATH | O_DIRECTORY)
+                try moveMount(tree, onto: target, name: plan.path)
+            }
+        } else {
+            try step("bind the root filesystem \(plan.path)") { () throws(SyscallError) in
+                try Mounts.mount(
+                    source: plan.path, target: plan.path, type: "bind",
+                    flags: UInt(MS_BIND) | UInt(MS_REC))
+            }
         }
         // Every mount is made here, detached, and only attached after pivot_root. proc and
         // sysfs must be created while the host's instances are still visible in this mount
@@ -190,6 +209,10 @@ public struct RootfsSetup: ~Copyable {
             }
         }
         for mount in plan.mounts {
+            if let value = mount.options.idmap {
+                trees.append(try takeIdmapped("lxc.mount.entry idmap=\(value) for \(mount.target)"))
+                continue
+            }
             try step("mount \(mount.type) onto \(mount.target)") { () throws(SyscallError) in
                 do throws(SyscallError) {
                     trees.append(try detachedMount(for: mount))
@@ -225,6 +248,18 @@ public struct RootfsSetup: ~Copyable {
                 }
             }
         }
+    }
+
+    /// The host's next idmapped tree; a missing one fails `step`.
+    private mutating func takeIdmapped(_ step: String) throws(RootfsError) -> FileDescriptor {
+        defer { nextIdmapped += 1 }
+        guard let tree = idmapped.take(nextIdmapped) else {
+            throw RootfsError(
+                step: step,
+                cause: SyscallError(
+                    .EBADF, call: "recvmsg", object: "no idmapped tree from the host"))
+        }
+        return tree
     }
 
     /// A detached bind of the console's terminal. The path is the host's name for the

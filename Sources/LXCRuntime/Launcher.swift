@@ -3,6 +3,7 @@ import LXCCgroups
 import LXCConfig
 import LXCConsole
 import LXCInit
+import LXCMount
 import LXCNetwork
 import LXCSystem
 import Synchronization
@@ -288,7 +289,18 @@ public enum Launcher {
                 pid: process.pid)
             log.debug("phase network \(MonotonicClock.milliseconds(since: started)) ms")
             try request.beforePlan?(process.pid, &request.plan)
-            try send(.plan(request.plan), on: socket)
+            // idmap=: only the host holds CAP_SYS_ADMIN over the filesystems, so it makes the
+            // idmapped trees, now that the user namespace has its maps, and hands them over.
+            let idmapped: DescriptorList
+            do {
+                idmapped = try DetachedMount.idmappedTrees(
+                    for: &request.plan.rootfs, container: "/proc/\(process.pid)/ns/user")
+            } catch {
+                throw LaunchError.host(step: error.step, error.cause)
+            }
+            try send(
+                .plan(request.plan), on: socket,
+                descriptors: (0..<idmapped.count).map { idmapped.rawValue(at: $0) })
             let (reply, descriptors) = try receiveWithDescriptors(on: socket)
             switch reply {
             case .stageReady(let files):
@@ -388,11 +400,11 @@ public enum Launcher {
         }
     }
 
-    private static func send(_ message: SyncMessage, on socket: borrowing FileDescriptor)
-        throws(LaunchError)
-    {
+    private static func send(
+        _ message: SyncMessage, on socket: borrowing FileDescriptor, descriptors: [Int32] = []
+    ) throws(LaunchError) {
         do {
-            try socket.send(message.encoded())
+            try socket.send(message.encoded(), descriptors: descriptors)
         } catch {
             throw .host(step: "send to the container", error)
         }

@@ -54,6 +54,7 @@ public enum Planner {
             let options = try MountOptions(parsing: config.rootfs.options)
             rootfs.readOnly = config.rootfs.readOnly || options.flags & UInt(MS_RDONLY) != 0
             rootfs.attributes = options.attributes & ~UInt64(MOUNT_ATTR_RDONLY)
+            rootfs.idmap = options.idmap
             if !options.data.isEmpty || options.bind || options.create != .none {
                 throw PlanError(
                     "lxc.rootfs.options",
@@ -92,6 +93,7 @@ public enum Planner {
             rootfs.mounts.append(
                 try mountSpec(mount, index: index, rootfs: rootfsPath, flavor: flavor))
         }
+        try checkIdmaps(rootfs, namespaces: namespaces, flavor: flavor)
         rootfs.devices = try config.devices.map { device throws(PlanError) in try deviceNode(device)
         }
         rootfs.maskedPaths = config.maskedPaths
@@ -487,6 +489,27 @@ public enum Planner {
                 try spec("cgroup2", unified, "cgroup2", ro + "nosuid,nodev,noexec,create=dir"))
         }
         return mounts
+    }
+
+    /// `idmap=` only on binds, and `idmap=container` only with a new user namespace (the host
+    /// makes the trees from the stage's before it could join another).
+    private static func checkIdmaps(_ rootfs: RootfsPlan, namespaces: NamespaceSet, flavor: Flavor)
+        throws(PlanError)
+    {
+        let key = flavor == .lxc ? "lxc.mount.entry" : "mounts"
+        let noUserNamespace = "idmap=container needs a new user namespace (lxc.idmap)"
+        if rootfs.idmap == "container" && !namespaces.contains(.user) {
+            throw PlanError("lxc.rootfs.options", noUserNamespace)
+        }
+        for mount in rootfs.mounts {
+            guard let value = mount.options.idmap else { continue }
+            if !mount.isBind {
+                throw PlanError(key, "\(mount.target): idmap= needs a bind mount")
+            }
+            if value == "container" && !namespaces.contains(.user) {
+                throw PlanError(key, "\(mount.target): \(noUserNamespace)")
+            }
+        }
     }
 
     private static func mountSpec(

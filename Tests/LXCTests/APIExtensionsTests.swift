@@ -29,6 +29,7 @@ import Testing
                 "cgroup_advanced_isolation", "time_namespace",
                 "seccomp_allow_deny_syntax", "devpts_fd", "seccomp_notify_fd_active",
                 "seccomp_proxy_send_notify_fd",
+                "idmapped_mounts", "idmapped_mounts_v2",
                 "cgroup2_auto_mounting", "environment_runtime_hooks",
             ])
         // Implemented in part, or not tested on a kernel that has the feature.
