@@ -476,14 +476,11 @@ public final class Container: @unchecked Sendable {
             throw .command(
                 what, SyscallError(.EBADF, call: "recvmsg", object: "no data descriptor"))
         }
-        var bytes = [UInt8](repeating: 0, count: count)
-        let got = bytes.withUnsafeMutableBytes { pread(memory.rawValue, $0.baseAddress, count, 0) }
-        guard got == count else {
-            throw .command(
-                what, SyscallError(got < 0 ? .current : .EIO, call: "pread", object: "console data")
-            )
+        do {
+            return try ProcessControl.contents(of: memory)
+        } catch {
+            throw .command(what, error)
         }
-        return bytes
     }
 
     // MARK: - Network interfaces

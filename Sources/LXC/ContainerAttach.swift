@@ -105,8 +105,8 @@ extension Container {
                     object: answer.reply.payload.first))
         }
         guard let binary = answer.descriptors.take(0), let initPIDFD = answer.descriptors.take(1),
-            let payload = answer.reply.payload.first,
-            let defaults = try? AttachDefaults(payload: payload)
+            let memory = answer.descriptors.take(2),
+            let defaults = try? AttachDefaults(decoding: ProcessControl.contents(of: memory))
         else {
             throw .command(what, SyscallError(.EIO, call: "recvmsg", object: "attach context"))
         }

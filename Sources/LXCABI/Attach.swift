@@ -122,7 +122,8 @@ private func forkAttach(
         return 0
     }
     guard answer.reply.code >= 0, let initPIDFD = answer.descriptors.take(1),
-        let text = answer.reply.payload.first, let defaults = try? AttachDefaults(payload: text)
+        let memory = answer.descriptors.take(2),
+        let defaults = try? AttachDefaults(decoding: ProcessControl.contents(of: memory))
     else {
         report(c, "\(what): no attach context from the monitor", errno: EIO)
         return 0

@@ -39,8 +39,8 @@ public struct AttachDefaults: Sendable, Equatable {
         seccompFlags = plan.seccompFlags
     }
 
-    /// The defaults as one command-socket payload string (hex of their wire form).
-    public var payload: String {
+    /// The defaults' wire form; the monitor sends it in a sealed memfd.
+    public var encoded: [UInt8] {
         var w = WireWriter()
         w.write(cgroupDirectories)
         w.write(uid)
@@ -53,33 +53,10 @@ public struct AttachDefaults: Sendable, Equatable {
         w.write(environment)
         w.append(bytes: seccompProgram)
         w.write(seccompFlags)
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(w.bytes.count * 2)
-        for byte in w.bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xf)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        return w.bytes
     }
 
-    public init(payload: String) throws(WireError) {
-        let text = Array(payload.utf8)
-        guard text.count % 2 == 0 else { throw WireError("odd attach defaults") }
-        func nibble(_ c: UInt8) throws(WireError) -> UInt8 {
-            switch c {
-            case 48...57: return c - 48
-            case 97...102: return c - 87
-            default: throw WireError("bad attach defaults")
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.count / 2)
-        var index = 0
-        while index < text.count {
-            bytes.append(try nibble(text[index]) << 4 | nibble(text[index + 1]))
-            index += 2
-        }
+    public init(decoding bytes: [UInt8]) throws(WireError) {
         var r = WireReader(bytes)
         cgroupDirectories = try r.readStrings()
         uid = try r.readUInt32()

@@ -472,8 +472,13 @@ public final class Monitor {
             _ = attachedListeners.append(listener)
         case .attachContext:
             do {
-                descriptors = [try attachHelper(), container.process.fd.rawValue]
-                reply.payload = [attachDefaults.payload]
+                // The defaults hold the seccomp program and the environment: a memfd takes
+                // any size, where the datagram would not.
+                let defaults = try ProcessControl.sealedMemfd(
+                    "swiftlxc-attach-defaults", contents: attachDefaults.encoded)
+                let sent = [try attachHelper(), container.process.fd.rawValue, defaults.rawValue]
+                _ = try? peer.socket.send(reply.encoded(), descriptors: sent)
+                return
             } catch {
                 reply.code = -error.errno.rawValue
                 reply.payload = [error.description]

@@ -105,6 +105,29 @@ public enum ProcessControl {
 
     /// A memfd holding `bytes`, sealed against every change: what a reader gets is what was
     /// written, and the writer cannot alter it afterwards.
+    /// The whole contents of a memfd received from another process (its offset may be
+    /// anywhere: the sender wrote it), read with `pread` from the start.
+    public static func contents(of memory: borrowing FileDescriptor) throws(SyscallError)
+        -> [UInt8]
+    {
+        var status = stat()
+        _ = try check(fstat(memory.rawValue, &status), "fstat", "memfd")
+        let count = Int(status.st_size)
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = bytes.withUnsafeMutableBytes {
+                pread(memory.rawValue, $0.baseAddress! + done, count - done, off_t(done))
+            }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else {
+                throw SyscallError(got < 0 ? .current : .EIO, call: "pread", object: "memfd")
+            }
+            done += got
+        }
+        return bytes
+    }
+
     public static func sealedMemfd(_ name: String, contents bytes: [UInt8]) throws(SyscallError)
         -> FileDescriptor
     {
